@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Run every molecule scenario (molecule/<name>/molecule.yml) on the lab's
+# test-host image. Exit 3 ("nothing to run yet") when there is no scenario.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+mapfile -t scenarios < <(find molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' 2>/dev/null | xargs -r -n1 basename | sort)
+if [ ${#scenarios[@]} -eq 0 ]; then
+    echo "molecule: no scenarios under molecule/ yet"
+    exit 3
+fi
+echo "molecule: building or reusing the test-host image"
+tests/lab/hosts/hostsctl image
+# The lab's podman settings for this machine's quirks (only when detected).
+eval "$(tests/lab/hosts/hostsctl podman-env)"
+for scenario in "${scenarios[@]}"; do
+    echo "molecule: molecule test -s $scenario"
+    molecule test -s "$scenario"
+done
+echo "molecule: ${#scenarios[@]} scenario(s) passed: ${scenarios[*]}"
