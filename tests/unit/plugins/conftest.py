@@ -1,0 +1,256 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared fakes for the cloud-side unit tests: a simulated Nova/Placement.
+
+``FakeCloud`` has the same methods as ``module_utils.nova_api.NovaApi`` and
+a fake clock: ``sleep`` advances time and moves migrations along according to
+a per-instance behaviour (duration, mode ok|fail|hang, fail_times), like the
+lab's driver does. ``FakeConnection`` serves the raw REST calls NovaApi makes
+for the tests of that layer. One fake, used by every cloud unit test.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ansible_collections.ndu.dataplane.plugins.module_utils.nova_api import ApiError
+
+
+@dataclass
+class Behaviour:
+    duration: float = 8.0
+    mode: str = "ok"  # ok | fail | hang
+    fail_times: int = 1_000_000  # with mode fail: fail only the first N attempts
+
+
+@dataclass
+class FakeCloud:
+    now: float = 1000.0
+    service_map: dict[str, dict] = field(default_factory=dict)
+    server_map: dict[str, dict] = field(default_factory=dict)
+    migration_list: list[dict] = field(default_factory=list)
+    behaviour: dict[str, Behaviour] = field(default_factory=dict)
+    calls: list[tuple] = field(default_factory=list)
+    aggregate_hosts: dict[str, list[str]] = field(default_factory=dict)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    # ---- building -----------------------------------------------------
+    def add_host(self, host: str, status: str = "enabled", state: str = "up", reason: str | None = None, zone: str = "nova") -> None:
+        self.service_map[host] = {"id": f"svc-{host}", "host": host, "binary": "nova-compute", "status": status, "state": state,
+                               "disabled_reason": reason, "zone": zone, "updated_at": "2026-11-21T17:00:00.000000"}
+
+    def add_server(self, name: str, host: str, status: str = "ACTIVE", **behaviour: Any) -> str:
+        server_id = f"{name}-uuid"
+        self.server_map[server_id] = {"id": server_id, "name": name, "status": status, "OS-EXT-SRV-ATTR:host": host,
+                                   "OS-EXT-STS:task_state": None, "metadata": {}, "tenant_id": "p1"}
+        if behaviour:
+            self.behaviour[name] = Behaviour(**behaviour)
+        return server_id
+
+    def on(self, host: str) -> list[str]:
+        return sorted(s["name"] for s in self.server_map.values() if s["OS-EXT-SRV-ATTR:host"] == host)
+
+    # ---- clock --------------------------------------------------------
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self._progress()
+
+    def _progress(self) -> None:
+        for mig in self.migration_list:
+            server = self.server_map[mig["instance_uuid"]]
+            if mig["status"] == "running":
+                b = self.behaviour.get(server["name"], Behaviour())
+                done = self.now - mig["_start"] >= b.duration
+                if mig.get("_abort"):
+                    self._finish(mig, "cancelled", moved=False)
+                elif mig.get("_force") or (done and b.mode == "ok") or (done and b.mode == "fail" and mig["_attempt"] > b.fail_times):
+                    self._finish(mig, "completed", moved=True)
+                elif done and b.mode == "fail":
+                    self._finish(mig, "error", moved=False)
+            elif mig["status"] == "migrating" and self.now - mig["_start"] >= 4:
+                mig["status"] = "finished"
+                server.update({"status": "VERIFY_RESIZE", "OS-EXT-STS:task_state": None, "OS-EXT-SRV-ATTR:host": mig["dest_compute"]})
+
+    def _finish(self, mig: dict, status: str, moved: bool) -> None:
+        mig["status"] = status
+        mig["_end"] = self.now
+        server = self.server_map[mig["instance_uuid"]]
+        server.update({"status": mig["_was"], "OS-EXT-STS:task_state": None})
+        if moved:
+            server["OS-EXT-SRV-ATTR:host"] = mig["dest_compute"]
+
+    # ---- NovaApi surface ----------------------------------------------
+    def services(self, host: str | None = None, binary: str = "nova-compute") -> list[dict]:
+        return [dict(s) for s in self.service_map.values() if host in (None, s["host"]) and s["binary"] == binary]
+
+    def update_service(self, service_id: str, status: str, reason: str | None = None) -> dict:
+        self.calls.append(("update_service", service_id, status, reason))
+        svc = next(s for s in self.service_map.values() if s["id"] == service_id)
+        svc.update(status=status, disabled_reason=reason if status == "disabled" else None)
+        return dict(svc)
+
+    def servers(self, host: str | None = None, **filters: str) -> list[dict]:
+        return [json.loads(json.dumps(s)) for s in self.server_map.values() if host in (None, s["OS-EXT-SRV-ATTR:host"])]
+
+    def server(self, server_id: str) -> dict:
+        if server_id not in self.server_map:
+            raise ApiError(404, f"Instance {server_id} could not be found.", f"GET /servers/{server_id}")
+        return json.loads(json.dumps(self.server_map[server_id]))
+
+    def _scheduler(self, source: str, host: str | None) -> str:
+        fits = [h for h, s in sorted(self.service_map.items()) if s["status"] == "enabled" and s["state"] == "up" and h != source]
+        if host is not None:
+            if host not in self.service_map:
+                raise ApiError(400, f"Compute host {host} could not be found.", "POST /servers/x/action")
+            fits = [h for h in fits if h == host]
+        if not fits:
+            raise ApiError(400, "No valid host was found. There are not enough hosts available.", "POST /servers/x/action")
+        return min(fits, key=lambda h: (len(self.on(h)), h))
+
+    def _new_migration(self, server: dict, dest: str, kind: str, status: str) -> dict:
+        attempt = 1 + sum(1 for m in self.migration_list if m["instance_uuid"] == server["id"])
+        mig = {"id": next(self._ids), "instance_uuid": server["id"], "status": status, "migration_type": kind,
+               "source_compute": server["OS-EXT-SRV-ATTR:host"], "dest_compute": dest, "_start": self.now,
+               "_attempt": attempt, "_was": server["status"]}
+        self.migration_list.append(mig)
+        return mig
+
+    def live_migrate(self, server_id: str, host: str | None) -> None:
+        self.calls.append(("live_migrate", server_id, host))
+        server = self.server_map[server_id]
+        if server["OS-EXT-STS:task_state"] or server["status"] not in ("ACTIVE", "PAUSED"):
+            raise ApiError(409, f"Cannot 'os-migrateLive' instance {server_id} while it is in vm_state {server['status']}", "POST")
+        dest = self._scheduler(server["OS-EXT-SRV-ATTR:host"], host)
+        self._new_migration(server, dest, "live-migration", "running")
+        server.update({"status": "MIGRATING", "OS-EXT-STS:task_state": "migrating"})
+
+    def cold_migrate(self, server_id: str, host: str | None) -> None:
+        self.calls.append(("cold_migrate", server_id, host))
+        server = self.server_map[server_id]
+        dest = self._scheduler(server["OS-EXT-SRV-ATTR:host"], host)
+        self._new_migration(server, dest, "migration", "migrating")
+        server.update({"status": "RESIZE", "OS-EXT-STS:task_state": "resize_migrating"})
+
+    def confirm_resize(self, server_id: str) -> None:
+        self.calls.append(("confirm_resize", server_id))
+        mig = self.newest_migration(server_id)
+        self.server_map[server_id].update({"status": mig["_was"]})
+        mig["status"] = "confirmed"
+
+    def stop(self, server_id: str) -> None:
+        self.calls.append(("stop", server_id))
+        self.server_map[server_id]["status"] = "SHUTOFF"
+
+    def start(self, server_id: str) -> None:
+        self.calls.append(("start", server_id))
+        self.server_map[server_id]["status"] = "ACTIVE"
+
+    def set_metadata(self, server_id: str, key: str, value: str) -> None:
+        self.calls.append(("set_metadata", server_id, key, value))
+        self.server_map[server_id]["metadata"][key] = value
+
+    def delete_metadata(self, server_id: str, key: str) -> None:
+        self.calls.append(("delete_metadata", server_id, key))
+        self.server_map[server_id]["metadata"].pop(key, None)
+
+    def migrations(self, instance_uuid: str | None = None, host: str | None = None, migration_type: str | None = None) -> list[dict]:
+        found = [m for m in self.migration_list if instance_uuid in (None, m["instance_uuid"])]
+        if host:
+            found = [m for m in found if host in (m["source_compute"], m["dest_compute"])]
+        return [{k: v for k, v in m.items() if not k.startswith("_")} for m in found]
+
+    def newest_migration(self, server_id: str) -> dict | None:
+        found = [m for m in self.migration_list if m["instance_uuid"] == server_id]
+        return max(found, key=lambda m: m["id"]) if found else None
+
+    def _running(self, server_id: str, migration_id: int) -> dict:
+        mig = next((m for m in self.migration_list if m["id"] == migration_id and m["instance_uuid"] == server_id), None)
+        if mig is None or mig["status"] != "running":
+            raise ApiError(409, f"Migration {migration_id} is not running", "migration action")
+        return mig
+
+    def abort_migration(self, server_id: str, migration_id: int) -> None:
+        self.calls.append(("abort", server_id, migration_id))
+        self._running(server_id, migration_id)["_abort"] = True
+
+    def force_complete(self, server_id: str, migration_id: int) -> None:
+        self.calls.append(("force_complete", server_id, migration_id))
+        self._running(server_id, migration_id)["_force"] = True
+
+    def aggregates(self) -> list[dict]:
+        return [{"name": name, "hosts": hosts, "availability_zone": None} for name, hosts in self.aggregate_hosts.items()]
+
+    # placement: every host has 8 VCPU (ratio 4), 16 GiB RAM, 100 GB disk; each server uses 1/2048/10
+    def resource_providers(self) -> list[dict]:
+        return [{"uuid": f"rp-{h}", "name": f"{h}.lab"} for h in self.service_map]
+
+    def inventories(self, provider_uuid: str) -> dict:
+        return {"VCPU": {"total": 8, "reserved": 0, "allocation_ratio": 4.0}, "MEMORY_MB": {"total": 16384, "reserved": 512, "allocation_ratio": 1.0},
+                "DISK_GB": {"total": 100, "reserved": 0, "allocation_ratio": 1.0}}
+
+    def usages(self, provider_uuid: str) -> dict:
+        count = len(self.on(provider_uuid[3:]))
+        return {"VCPU": count, "MEMORY_MB": 2048 * count, "DISK_GB": 10 * count}
+
+
+@pytest.fixture
+def cloud() -> FakeCloud:
+    """Three enabled computes; instances are added per test."""
+    fake = FakeCloud()
+    for host in ("compute1", "compute2", "compute3"):
+        fake.add_host(host)
+    return fake
+
+
+class FakeResponse:
+    def __init__(self, status_code: int, body: Any = None) -> None:
+        self.status_code = status_code
+        self._body = body
+        self.content = b"" if body is None else json.dumps(body).encode()
+        self.text = self.content.decode()
+
+    def json(self) -> Any:
+        if self._body is None:
+            raise ValueError("no body")
+        return self._body
+
+
+class FakeProxy:
+    """Records (method, url, microversion, json) and answers from a queue or a default."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, str | None, Any]] = []
+        self.answers: list[FakeResponse] = []
+
+    def _handle(self, method: str, url: str, microversion: str | None = None, json: Any = None) -> FakeResponse:
+        self.requests.append((method, url, microversion, json))
+        return self.answers.pop(0) if self.answers else FakeResponse(202)
+
+    def get(self, url: str, **kw: Any) -> FakeResponse:
+        return self._handle("GET", url, **kw)
+
+    def post(self, url: str, **kw: Any) -> FakeResponse:
+        return self._handle("POST", url, **kw)
+
+    def put(self, url: str, **kw: Any) -> FakeResponse:
+        return self._handle("PUT", url, **kw)
+
+    def delete(self, url: str, **kw: Any) -> FakeResponse:
+        return self._handle("DELETE", url, **kw)
+
+
+class FakeConnection:
+    def __init__(self) -> None:
+        self.compute = FakeProxy()
+        self.placement = FakeProxy()
+
+
+@pytest.fixture
+def conn() -> FakeConnection:
+    return FakeConnection()

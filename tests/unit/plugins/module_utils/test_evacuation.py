@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: Apache-2.0
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.ndu.dataplane.plugins.module_utils.evacuation import (
+    Evacuator, Options, PlanError, next_target, plan, summarize, validate_options)
+
+
+def run(cloud, source="compute1", candidates=None, pin=False, target=None, **opts):
+    options = Options(**opts)
+    the_plan = plan(cloud.servers(host=source), source, options, target=target)
+    evac = Evacuator(cloud, options, candidates if candidates is not None else [h for h in cloud.service_map if h != source],
+                     pin_to_candidates=pin, clock=cloud.clock, sleep=cloud.sleep)
+    records = evac.run(the_plan)
+    return evac, {r.name: r for r in records}
+
+
+# ---- options and plan -------------------------------------------------------
+@pytest.mark.parametrize("opts, match", [
+    ({"concurrency": 0}, "concurrency must be at least 1"),
+    ({"timeout": -5}, "timeout must be a positive"),
+    ({"settle_timeout": 0}, "settle_timeout must be a positive"),
+    ({"retries": -1}, "retries must not be negative"),
+    ({"on_timeout": "pray"}, "unknown on_timeout 'pray'"),
+    ({"unmovable_policy": "ignore"}, "unknown unmovable_policy 'ignore'"),
+    ({"shutoff_policy": "delete"}, "unknown shutoff_policy 'delete'"),
+    ({"poll_initial": 0}, "initial delay"),
+])
+def test_bad_options_are_refused(opts, match):
+    with pytest.raises(ValueError, match=match):
+        validate_options(Options(**opts))
+
+
+def test_plan_by_status(cloud):
+    for name, status in (("a", "ACTIVE"), ("b", "PAUSED"), ("c", "SHUTOFF")):
+        cloud.add_server(name, "compute1", status)
+    methods = {i.name: i.method for i in plan(cloud.servers(host="compute1"), "compute1", Options()).items}
+    assert methods == {"a": "live", "b": "live", "c": "leave"}
+    cold = {i.name: i.method for i in plan(cloud.servers(host="compute1"), "compute1", Options(shutoff_policy="cold_migrate")).items}
+    assert cold["c"] == "cold"
+
+
+def test_plan_fails_on_unmovable_with_policy_fail(cloud):
+    cloud.add_server("susp", "compute1", "SUSPENDED")
+    with pytest.raises(PlanError, match=r"cannot be live-migrated: susp \(susp-uuid, status SUSPENDED\)"):
+        plan(cloud.servers(host="compute1"), "compute1", Options())
+
+
+def test_plan_other_unmovable_policies(cloud):
+    cloud.add_server("susp", "compute1", "SUSPENDED")
+    servers = cloud.servers(host="compute1")
+    skipped = plan(servers, "compute1", Options(unmovable_policy="skip_host"))
+    assert "susp" in skipped.skip_reason and skipped.items[0].method == "leave"
+    assert plan(servers, "compute1", Options(unmovable_policy="cold_migrate")).items[0].method == "cold"
+    assert plan(servers, "compute1", Options(unmovable_policy="stop_and_cold_migrate")).items[0].method == "stop_and_cold"
+
+
+def test_plan_refuses_busy_instances(cloud):
+    sid = cloud.add_server("busy", "compute1")
+    cloud.server_map[sid]["OS-EXT-STS:task_state"] = "migrating"
+    with pytest.raises(PlanError, match="busy with another operation: busy .*task_state migrating"):
+        plan(cloud.servers(host="compute1"), "compute1", Options())
+
+
+def test_next_target_prefers_least_loaded_untried():
+    assert next_target(["c2", "c3", "c4"], ["c2"], {"c3": 2, "c4": 1}) == "c4"
+    assert next_target(["c2", "c3"], ["c2", "c3"], {}) is None
+    assert next_target(["c3", "c2"], [], {}) == "c2"
+
+
+# ---- running ---------------------------------------------------------------
+def test_evacuates_eight_with_overlap_bounded_by_concurrency(cloud):
+    for i in range(8):
+        cloud.add_server(f"vm{i}", "compute1")
+    evac, records = run(cloud, concurrency=3)
+    assert cloud.on("compute1") == []
+    assert {r.status for r in records.values()} == {"moved"}
+    assert all(r.to in ("compute2", "compute3") and r.attempts == 1 and r.method == "live" for r in records.values())
+    events = sorted([(m["_start"], 1) for m in cloud.migration_list] + [(m["_end"], -1) for m in cloud.migration_list], key=lambda e: (e[0], e[1]))
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    assert peak == 3
+    assert summarize(records.values()) == {"total": 8, "moved": 8}
+
+
+def test_records_name_source_migration_and_seconds(cloud):
+    cloud.add_server("vm", "compute1", duration=8)
+    _, records = run(cloud)
+    rec = records["vm"].as_result()
+    assert rec["from"] == "compute1" and rec["status"] == "moved" and rec["migrations"] == [1]
+    assert 8 <= rec["seconds"] <= 15
+
+
+def test_timeout_aborts_and_leaves_instance_home(cloud):
+    cloud.add_server("slow", "compute1", mode="hang")
+    evac, records = run(cloud, timeout=20, on_timeout="abort")
+    assert records["slow"].status == "aborted"
+    assert ("abort", "slow-uuid", 1) in cloud.calls
+    assert cloud.on("compute1") == ["slow"] and cloud.server_map["slow-uuid"]["status"] == "ACTIVE"
+    assert cloud.migration_list[0]["status"] == "cancelled"
+    assert evac.halted and "aborted" in evac.halted
+
+
+def test_timeout_force_completes(cloud):
+    cloud.add_server("slow", "compute1", mode="hang")
+    _, records = run(cloud, timeout=20, on_timeout="force_complete")
+    assert records["slow"].status == "moved"
+    assert ("force_complete", "slow-uuid", 1) in cloud.calls
+    assert cloud.on("compute1") == []
+
+
+def test_timeout_fail_leaves_migration_running(cloud):
+    cloud.add_server("slow", "compute1", mode="hang")
+    _, records = run(cloud, timeout=20, on_timeout="fail")
+    assert records["slow"].status == "timed_out" and "left running" in records["slow"].message
+    assert cloud.migration_list[0]["status"] == "running"
+
+
+def test_failed_migration_is_retried_on_another_host(cloud):
+    cloud.add_server("flaky", "compute1", mode="fail", fail_times=1)
+    _, records = run(cloud, retries=2)
+    rec = records["flaky"]
+    assert rec.status == "moved" and rec.attempts == 2
+    first_dest = cloud.migration_list[0]["dest_compute"]
+    assert cloud.migration_list[0]["status"] == "error"
+    retry_call = [c for c in cloud.calls if c[0] == "live_migrate"][1]
+    assert retry_call[2] not in (None, first_dest, "compute1")
+    assert rec.to == retry_call[2]
+
+
+def test_failure_without_retries_halts_the_rest(cloud):
+    cloud.add_server("a-bad", "compute1", mode="fail")
+    cloud.add_server("b-ok", "compute1")
+    evac, records = run(cloud, retries=0, concurrency=1)
+    assert records["a-bad"].status == "failed" and "ended 'error'" in records["a-bad"].message
+    assert records["b-ok"].status == "not_started" and cloud.on("compute1") == ["a-bad", "b-ok"]
+    assert not evac.host_skipped
+
+
+def test_skip_host_policy_marks_host_skipped(cloud):
+    cloud.add_server("bad", "compute1", mode="fail")
+    evac, records = run(cloud, retries=0, unmovable_policy="skip_host")
+    assert evac.host_skipped and records["bad"].status == "failed"
+
+
+def test_retries_exhausted_fall_back_to_cold_migration(cloud):
+    cloud.add_server("bad", "compute1", mode="fail")
+    _, records = run(cloud, retries=1, unmovable_policy="cold_migrate")
+    assert records["bad"].status == "moved" and records["bad"].method == "cold"
+    assert ("confirm_resize", "bad-uuid") in cloud.calls
+    assert cloud.server_map["bad-uuid"]["status"] == "ACTIVE"
+
+
+def test_shutoff_cold_migrated_keeps_power_state(cloud):
+    cloud.add_server("off", "compute1", "SHUTOFF")
+    _, records = run(cloud, shutoff_policy="cold_migrate")
+    assert records["off"].status == "moved" and cloud.server_map["off-uuid"]["status"] == "SHUTOFF"
+    assert not [c for c in cloud.calls if c[0] in ("start", "stop")]
+
+
+def test_stop_and_cold_restores_power(cloud):
+    cloud.add_server("susp", "compute1", "ACTIVE")
+    cloud.server_map["susp-uuid"]["status"] = "ACTIVE"
+    options = Options(unmovable_policy="stop_and_cold_migrate")
+    the_plan = plan(cloud.servers(host="compute1"), "compute1", options)
+    the_plan.items[0].method = "stop_and_cold"  # as planned for an instance that cannot live-migrate
+    records = Evacuator(cloud, options, ["compute2"], clock=cloud.clock, sleep=cloud.sleep).run(the_plan)
+    assert records[0].status == "moved"
+    assert [c[0] for c in cloud.calls if c[0] in ("stop", "cold_migrate", "confirm_resize", "start")] == ["stop", "cold_migrate", "confirm_resize", "start"]
+    assert cloud.server_map["susp-uuid"]["status"] == "ACTIVE"
+
+
+def test_no_valid_host_is_a_clear_failure(cloud):
+    cloud.service_map["compute2"]["status"] = "disabled"
+    cloud.service_map["compute3"]["status"] = "disabled"
+    cloud.add_server("vm", "compute1")
+    _, records = run(cloud, candidates=[], retries=2)
+    assert records["vm"].status == "failed"
+    assert "No valid host was found" in records["vm"].message
+    assert cloud.on("compute1") == ["vm"]
+
+
+def test_pinned_candidates_spread_and_target_host(cloud):
+    for i in range(4):
+        cloud.add_server(f"vm{i}", "compute1")
+    _, records = run(cloud, candidates=["compute2", "compute3"], pin=True, concurrency=4)
+    assert sorted(r.to for r in records.values()) == ["compute2", "compute2", "compute3", "compute3"]
+    cloud2_calls = [c for c in cloud.calls if c[0] == "live_migrate"]
+    assert all(c[2] in ("compute2", "compute3") for c in cloud2_calls)
+
+
+def test_target_host_is_used(cloud):
+    cloud.add_server("vm", "compute1")
+    _, records = run(cloud, target="compute3")
+    assert records["vm"].to == "compute3" and ("live_migrate", "vm-uuid", "compute3") in cloud.calls
+
+
+def test_on_start_and_on_moved_hooks(cloud):
+    cloud.add_server("vm", "compute1")
+    seen = []
+    options = Options()
+    the_plan = plan(cloud.servers(host="compute1"), "compute1", options)
+    Evacuator(cloud, options, ["compute2"], on_start=lambda i: seen.append(("start", i.name)),
+              on_moved=lambda i, dest: seen.append(("moved", i.name, dest)), clock=cloud.clock, sleep=cloud.sleep).run(the_plan)
+    assert seen[0] == ("start", "vm") and seen[1][:2] == ("moved", "vm")
