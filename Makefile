@@ -38,9 +38,10 @@ setup: deps venv collection-link
 test: setup ## Run every test stage in order; stop at the first failure
 	@tools/stages.sh $(STAGES)
 
-lint: ## ansible-lint (production profile), yamllint, generated docs in step
+lint: ## ansible-lint (production), yamllint, changelog fragments, docs in step
 	ansible-lint --profile production
 	yamllint --strict .
+	antsibull-changelog lint
 	$(PY) tools/gen_docs.py --check
 
 sanity: ## ansible-test sanity on the built collection

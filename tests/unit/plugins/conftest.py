@@ -254,3 +254,30 @@ class FakeConnection:
 @pytest.fixture
 def conn() -> FakeConnection:
     return FakeConnection()
+
+
+@pytest.fixture
+def run_module(monkeypatch, capsys, cloud):
+    """Run a module class against ``cloud``; return its JSON result plus ``rc``.
+
+    ``connect`` is replaced only when ``connect`` is not given, so tests of the
+    connection path can pass their own.
+    """
+    from ansible.module_utils.testing import patch_module_args
+
+    from ansible_collections.ndu.dataplane.plugins.module_utils.ndu_openstack import NduOpenStackModule
+
+    def _run(module_cls: type, args: dict[str, Any], check_mode: bool = False, diff: bool = False, connect: Any = None) -> dict[str, Any]:
+        monkeypatch.setattr(NduOpenStackModule, "connect", connect or (lambda self: "fake-connection"))
+        monkeypatch.setattr(NduOpenStackModule, "api_factory", lambda conn: cloud)
+        monkeypatch.setattr(NduOpenStackModule, "clock", cloud.clock)
+        monkeypatch.setattr(NduOpenStackModule, "sleep", cloud.sleep)
+        full = {"cloud": "ndu-lab", **args, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
+        with patch_module_args(full):
+            with pytest.raises(SystemExit) as exit_info:
+                module_cls()()
+        result = json.loads(capsys.readouterr().out)
+        result["rc"] = exit_info.value.code
+        return result
+
+    return _run
