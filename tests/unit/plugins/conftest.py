@@ -228,6 +228,10 @@ class FakeProxy:
         self.requests: list[tuple[str, str, str | None, Any]] = []
         self.answers: list[FakeResponse] = []
 
+    def answer(self, status: int, body: Any = None) -> None:
+        """Queue the response to the next request."""
+        self.answers.append(FakeResponse(status, body))
+
     def _handle(self, method: str, url: str, microversion: str | None = None, json: Any = None) -> FakeResponse:
         self.requests.append((method, url, microversion, json))
         return self.answers.pop(0) if self.answers else FakeResponse(202)
@@ -263,6 +267,7 @@ def run_module(monkeypatch, capsys, cloud):
     ``connect`` is replaced only when ``connect`` is not given, so tests of the
     connection path can pass their own.
     """
+    from ansible.module_utils import _internal
     from ansible.module_utils.testing import patch_module_args
 
     from ansible_collections.ndu.dataplane.plugins.module_utils.ndu_openstack import NduOpenStackModule
@@ -272,6 +277,8 @@ def run_module(monkeypatch, capsys, cloud):
         monkeypatch.setattr(NduOpenStackModule, "api_factory", lambda conn: cloud)
         monkeypatch.setattr(NduOpenStackModule, "clock", cloud.clock)
         monkeypatch.setattr(NduOpenStackModule, "sleep", cloud.sleep)
+        # Importing controller code (ansible.errors, in other tests) flips this and sends warnings to Display.
+        monkeypatch.setattr(_internal, "is_controller", False)
         full = {"cloud": "ndu-lab", **args, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
         with patch_module_args(full):
             with pytest.raises(SystemExit) as exit_info:

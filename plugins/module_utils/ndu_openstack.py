@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The private base class of the collection's OpenStack modules.
+
+Builds an openstacksdk connection from ``cloud`` (clouds.yaml) or an ``auth``
+dict, authenticates up front so bad credentials fail before anything
+changes, and turns SDK, keystoneauth and Nova errors into one sentence a
+person understands. Subclasses declare ``argument_spec`` and implement
+``run()``; they reach Nova through ``self.nova`` (a NovaApi).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from typing import Any, NoReturn
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ndu.dataplane.plugins.module_utils.nova_api import ApiError, NovaApi
+
+MIN_SDK_VERSION = (1, 0)
+
+
+def openstack_argument_spec() -> dict[str, Any]:
+    """The connection options of doc_fragment ``ndu.dataplane.openstack``."""
+    return {
+        "cloud": {"type": "str"},
+        "auth": {"type": "dict", "no_log": True},
+        "auth_type": {"type": "str"},
+        "region_name": {"type": "str"},
+        "interface": {"type": "str", "default": "public", "choices": ["admin", "internal", "public"], "aliases": ["endpoint_type"]},
+        "validate_certs": {"type": "bool", "aliases": ["verify"]},
+        "ca_cert": {"type": "path", "aliases": ["cacert"]},
+        "api_timeout": {"type": "int"},
+    }
+
+
+def describe_error(err: Exception, cloud: str) -> str:
+    """One sentence for an exception raised while talking to the cloud."""
+    while type(err).__name__ == "SDKException" and (err.__cause__ or err.__context__) is not None:
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]  # authorize() wraps keystoneauth errors
+    name = type(err).__name__
+    text = str(err).split("\n", 1)[0][:300]
+    if isinstance(err, ApiError):
+        return f"{err.call} was refused (HTTP {err.status}): {err.message}"
+    if name in ("Unauthorized", "InvalidCredentials") or getattr(err, "http_status", None) == 401:
+        return f"the credentials for cloud '{cloud}' were rejected by Keystone (HTTP 401); check clouds.yaml or the auth option"
+    if name in ("MissingRequiredOptions", "MissingAuthPlugin"):
+        return f"the authentication settings for cloud '{cloud}' are incomplete: {text}"
+    if name in ("ConnectFailure", "ConnectTimeout", "ConnectionError", "DiscoveryFailure", "EndpointNotFound"):
+        return f"cloud '{cloud}' could not be reached: {text}"
+    return f"{name}: {text}"
+
+
+class NduOpenStackModule:
+    """Base class: subclass, set ``argument_spec`` (and ``module_kwargs``), implement ``run``."""
+
+    argument_spec: dict[str, Any] = {}
+    module_kwargs: dict[str, Any] = {}
+    api_factory = NovaApi  # unit tests swap in a fake cloud ...
+    clock = time.monotonic  # ... and its clock
+    sleep = time.sleep
+
+    def __init__(self) -> None:
+        spec = openstack_argument_spec()
+        spec.update(self.argument_spec)
+        self.ansible = AnsibleModule(argument_spec=spec, supports_check_mode=True, **self.module_kwargs)
+        self.params: dict[str, Any] = self.ansible.params
+        self.check_mode: bool = self.ansible.check_mode
+        self.conn: Any = None
+        self.nova: Any = None
+
+    @property
+    def cloud_name(self) -> str:
+        return self.params.get("cloud") or "from the OS_* environment"
+
+    def connect(self) -> Any:
+        """Return an authenticated openstacksdk Connection or fail with a sentence."""
+        try:
+            sdk = importlib.import_module("openstack")
+            sdk_version = importlib.import_module("openstack.version").__version__
+        except ImportError:
+            self.fail("Failed to import openstacksdk: install openstacksdk >= 1.0.0 on the host that runs this module")
+        version = tuple(int(p) for p in sdk_version.split(".")[:2] if p.isdigit())
+        if version < MIN_SDK_VERSION:
+            self.fail(f"Failed to use openstacksdk {sdk_version}: this collection needs >= 1.0.0")
+        options = {k: self.params[k] for k in ("cloud", "auth", "auth_type", "region_name", "interface", "api_timeout") if self.params[k] is not None}
+        if self.params["validate_certs"] is not None:
+            options["verify"] = self.params["validate_certs"]
+        if self.params["ca_cert"]:
+            options["cacert"] = self.params["ca_cert"]
+        try:
+            conn = sdk.connect(**options)
+            conn.authorize()
+        except Exception as err:  # pylint: disable=broad-except  # any SDK/keystoneauth error ends here
+            self.fail(f"Failed to connect to cloud '{self.cloud_name}': {describe_error(err, self.cloud_name)}")
+        return conn
+
+    def fail(self, msg: str, **result: Any) -> NoReturn:
+        self.ansible.fail_json(msg=msg, **result)
+        raise AssertionError("fail_json returned")  # pragma: no cover
+
+    def exit(self, changed: bool, **result: Any) -> NoReturn:
+        self.ansible.exit_json(changed=changed, **result)
+        raise AssertionError("exit_json returned")  # pragma: no cover
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def __call__(self) -> None:
+        self.validate()
+        self.conn = self.connect()
+        self.nova = type(self).api_factory(self.conn)
+        try:
+            self.run()
+        except ApiError as err:
+            self.fail(f"Failed to finish: Nova {describe_error(err, self.cloud_name)}")
+
+    def validate(self) -> None:
+        """Check option values before connecting; override to fail early on bad input."""
