@@ -50,5 +50,5 @@ requirements:
   - python >= 3.9
   - openstacksdk >= 1.0.0
 notes:
-  - Needs an admin (or compute-admin) role: the modules read os-services, all projects' servers and migrations.
+  - The modules need an admin (or compute-admin) role, because they read os-services, all projects' servers and migrations.
 """

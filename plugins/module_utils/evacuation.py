@@ -153,7 +153,8 @@ class Evacuator:
 
     def __init__(self, ops: Any, options: Options, candidates: Iterable[str] | None = None,
                  pin_to_candidates: bool = False, on_start: Callable[[PlanItem], None] | None = None,
-                 on_moved: Callable[[PlanItem, str], None] | None = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 on_moved: Callable[[PlanItem, str], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         validate_options(options)
         self.ops = ops
         self.options = options

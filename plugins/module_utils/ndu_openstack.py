@@ -11,6 +11,7 @@ person understands. Subclasses declare ``argument_spec`` and implement
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import time
 from typing import Any, NoReturn
 
@@ -78,8 +79,8 @@ class NduOpenStackModule:
         """Return an authenticated openstacksdk Connection or fail with a sentence."""
         try:
             sdk = importlib.import_module("openstack")
-            sdk_version = importlib.import_module("openstack.version").__version__
-        except ImportError:
+            sdk_version = importlib.metadata.version("openstacksdk")
+        except (ImportError, importlib.metadata.PackageNotFoundError):
             self.fail("Failed to import openstacksdk: install openstacksdk >= 1.0.0 on the host that runs this module")
         version = tuple(int(p) for p in sdk_version.split(".")[:2] if p.isdigit())
         if version < MIN_SDK_VERSION:

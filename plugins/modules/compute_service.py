@@ -59,13 +59,21 @@ options:
     default: 120
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
+  action_group:
+    description: Use C(group/ndu.dataplane.openstack) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - ndu.dataplane.openstack
 author:
-  - ndu.dataplane contributors
+  - ndu.dataplane maintainers (@ndu-dataplane)
 """
 
 EXAMPLES = r"""
@@ -95,7 +103,7 @@ before:
     binary: {description: Service binary., type: str, returned: always}
     status: {description: V(enabled) or V(disabled)., type: str, returned: always}
     state: {description: V(up) or V(down)., type: str, returned: always}
-    disabled_reason: {description: Free-text reason, null when enabled., type: str, returned: always}
+    disabled_reason: {description: "Free-text reason, null when enabled.", type: str, returned: always}
     ours: {description: Whether the reason carries this collection's marker., type: bool, returned: always}
 after:
   description: The service after the change (what it would be, in check mode).
@@ -164,7 +172,8 @@ class ComputeService(NduOpenStackModule):
         target: dict[str, Any] | None = None
         if want == "disabled":
             if before["status"] == "disabled":
-                msg = f"Service on '{host}' was already disabled by " + ("this collection" if before["ours"] else f"someone else ({before['disabled_reason']!r}); left as it is")
+                by = "this collection" if before["ours"] else f"someone else ({before['disabled_reason']!r}); left as it is"
+                msg = f"Service on '{host}' was already disabled by {by}"
             else:
                 target = {"status": "disabled", "disabled_reason": self.marked_reason}
                 msg = f"Disabled service on '{host}' with reason {self.marked_reason!r}"

@@ -57,17 +57,25 @@ options:
     default: true
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Returns the plan (RV(instances) with status V(planned) or V(left)) and moves nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: A host that is already empty (or holds only instances left by policy) is not changed.
+  action_group:
+    description: Use C(group/ndu.dataplane.openstack) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - ndu.dataplane.openstack
 notes:
   - Instances are found with the C(host) filter of C(GET /servers/detail) for all projects.
 author:
-  - ndu.dataplane contributors
+  - ndu.dataplane maintainers (@ndu-dataplane)
 """
 
 EXAMPLES = r"""
@@ -101,7 +109,7 @@ instances:
     id: {description: Server UUID., type: str, returned: always}
     name: {description: Server name., type: str, returned: always}
     from: {description: Host it was on., type: str, returned: always}
-    to: {description: Host it is on now, null when it did not move., type: str, returned: always}
+    to: {description: "Host it is on now, null when it did not move.", type: str, returned: always}
     method: {description: "V(live), V(cold), V(stop_and_cold) or V(leave).", type: str, returned: always}
     status: {description: "V(moved), V(left), V(planned) (check mode), V(failed), V(aborted), V(timed_out) or V(not_started).", type: str, returned: always}
     seconds: {description: Wall time spent on it., type: float, returned: always}

@@ -36,14 +36,22 @@ options:
     default: true
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Returns the plan and moves nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
+  action_group:
+    description: Use C(group/ndu.dataplane.openstack) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - ndu.dataplane.openstack
 author:
-  - ndu.dataplane contributors
+  - ndu.dataplane maintainers (@ndu-dataplane)
 """
 
 EXAMPLES = r"""

@@ -69,7 +69,8 @@ def test_enable_waits_for_down_service_and_fails_clearly(run_module, cloud):
 def test_unknown_host_names_known_hosts(run_module, cloud):
     result = run_module(ComputeService, {"host": "nope", "state": "disabled"})
     assert result["failed"]
-    assert result["msg"] == "Failed to find service 'nova-compute' on host 'nope': Nova knows no such host (known nova-compute hosts: compute1, compute2, compute3)"
+    assert result["msg"] == ("Failed to find service 'nova-compute' on host 'nope': Nova knows no such host "
+                             "(known nova-compute hosts: compute1, compute2, compute3)")
     assert not cloud.calls
 
 
