@@ -85,3 +85,26 @@ def test_bad_input_fails_before_connecting(run_module, cloud, args, match):
 def test_unknown_state_is_refused(run_module):
     result = run_module(ComputeService, {"host": "compute1", "state": "drained"})
     assert result["failed"] and "state" in result["msg"] and "enabled, disabled" in result["msg"]
+
+
+# ---- compute_service_info ------------------------------------------------------
+def test_info_lists_services_and_running_migrations(run_module, cloud):
+    from ansible_collections.ndu.dataplane.plugins.modules.compute_service_info import ComputeServiceInfo
+
+    cloud.add_server("vm", "compute1", mode="hang")
+    cloud.add_server("done", "compute1", duration=1)
+    cloud.live_migrate("vm-uuid", None)
+    cloud.live_migrate("done-uuid", "compute3")
+    cloud.sleep(2)
+    result = run_module(ComputeServiceInfo, {"host": "compute1"})
+    assert not result["changed"] and [s["host"] for s in result["services"]] == ["compute1"]
+    assert [(m["instance_uuid"], m["status"]) for m in result["migrations_in_progress"]] == [("vm-uuid", "running")]
+    everyone = run_module(ComputeServiceInfo, {})
+    assert [s["host"] for s in everyone["services"]] == ["compute1", "compute2", "compute3"] and everyone["migrations_in_progress"] == []
+
+
+def test_info_unknown_host(run_module):
+    from ansible_collections.ndu.dataplane.plugins.modules.compute_service_info import ComputeServiceInfo
+
+    result = run_module(ComputeServiceInfo, {"host": "ghost"})
+    assert result["failed"] and "Nova knows no such host" in result["msg"]
