@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared fixtures of the integration stage: the lab.
+
+``lab`` (session) makes sure the lab is up and healthy (``labctl status``;
+``labctl up`` when it is not) and yields a :class:`Lab` with the paths every
+integration test needs::
+
+    def test_something(lab):
+        conn = lab.connect()                  # openstacksdk, cloud "ndu-lab"
+        run(["ansible-playbook", "-i", lab.inventory, ...], env=lab.env)
+
+It never tears the lab down: the test marked ``teardown``
+(tests/integration/lab/test_zz_teardown.py) does, last. NDU_LAB_COMPUTES
+sets the host count for a lab this fixture has to start (default 3).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LABCTL = REPO / "tests" / "lab" / "labctl.py"
+
+
+@dataclasses.dataclass(frozen=True)
+class Lab:
+    lab_dir: Path
+    clouds_yaml: Path
+    inventory: Path
+    lab_env: Path
+    computes: tuple[str, ...]
+
+    @property
+    def env(self) -> dict[str, str]:
+        """os.environ plus what lab.env exports (OS_CLOUD, inventory, ...)."""
+        env = dict(os.environ)
+        env.update(OS_CLIENT_CONFIG_FILE=str(self.clouds_yaml), OS_CLOUD="ndu-lab",
+                   NDU_LAB_INVENTORY=str(self.inventory), NDU_LAB_DIR=str(self.lab_dir))
+        return env
+
+    def connect(self) -> Any:
+        import openstack
+        from openstack import config as os_config
+
+        cfg = os_config.OpenStackConfig(config_files=[str(self.clouds_yaml)])
+        return openstack.connection.Connection(config=cfg.get_one("ndu-lab"))
+
+    def labctl(self, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+        return labctl(*args, timeout=timeout)
+
+
+def labctl(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(LABCTL), *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    lab_dir = Path(os.environ.get("NDU_LAB_DIR", "/var/lib/ndu-lab"))
+    status = labctl("status", timeout=300)
+    if status.returncode != 0:
+        computes = os.environ.get("NDU_LAB_COMPUTES", "3")
+        up = labctl("up", "--computes", computes)
+        if up.returncode != 0:
+            pytest.fail(f"labctl up failed (rc {up.returncode}):\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}")
+    import json
+
+    lab_json = json.loads((lab_dir / "lab.json").read_text())
+    count = int(lab_json["computes"]) if lab_json.get("with_hosts", True) else 0
+    yield Lab(
+        lab_dir=lab_dir,
+        clouds_yaml=lab_dir / "clouds.yaml",
+        inventory=lab_dir / "inventory.yml",
+        lab_env=lab_dir / "lab.env",
+        computes=tuple(f"compute{n}" for n in range(1, count + 1)),
+    )
