@@ -13,7 +13,8 @@ description:
     the instances given in O(instances), and migrates each one that is elsewhere back to O(host), live for ACTIVE and
     PAUSED instances and cold for SHUTOFF ones when O(shutoff_policy=cold_migrate).
   - After an instance is home the metadata key is removed (O(clear_origin)), so a second run changes nothing.
-  - The host must be enabled and up; undrain it first (M(ndu.dataplane.compute_service) with O(ndu.dataplane.compute_service#module:state=enabled)).
+  - The host must be enabled and up (in check mode only a warning says so); undrain it first
+    (M(ndu.dataplane.compute_service) with O(ndu.dataplane.compute_service#module:state=enabled)).
 extends_documentation_fragment:
   - ndu.dataplane.openstack
   - ndu.dataplane.migration
@@ -118,7 +119,9 @@ class MigrateBack(MigrationModule):
     def run(self) -> None:
         host = self.params["host"]
         service = self.host_service(host)
-        if service["status"] != "enabled" or service["state"] != "up":
+        if (service["status"] != "enabled" or service["state"] != "up") and self.check_mode:
+            self.ansible.warn(f"Host '{host}' is {service['status']} and {service['state']}; a real run needs it enabled and up (undrain it first)")
+        elif service["status"] != "enabled" or service["state"] != "up":
             self.fail(f"Failed to migrate instances back to host '{host}': its nova-compute is {service['status']} and {service['state']} "
                       f"({service.get('disabled_reason') or 'no reason'}); undrain it first")
         servers = self.servers()

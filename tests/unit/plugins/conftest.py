@@ -268,6 +268,7 @@ def run_module(monkeypatch, capsys, cloud):
     connection path can pass their own.
     """
     from ansible.module_utils import _internal
+    from ansible.module_utils.common import warnings as module_warnings
     from ansible.module_utils.testing import patch_module_args
 
     from ansible_collections.ndu.dataplane.plugins.module_utils.ndu_openstack import NduOpenStackModule
@@ -279,12 +280,14 @@ def run_module(monkeypatch, capsys, cloud):
         monkeypatch.setattr(NduOpenStackModule, "sleep", cloud.sleep)
         # Importing controller code (ansible.errors, in other tests) flips this and sends warnings to Display.
         monkeypatch.setattr(_internal, "is_controller", False)
+        monkeypatch.setattr(module_warnings, "_global_warnings", {})
         full = {"cloud": "ndu-lab", **args, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
         with patch_module_args(full):
             with pytest.raises(SystemExit) as exit_info:
                 module_cls()()
         result = json.loads(capsys.readouterr().out)
         result["rc"] = exit_info.value.code
+        result["warnings"] = [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
         return result
 
     return _run

@@ -152,3 +152,12 @@ def test_migrate_back_refuses_disabled_host(run_module, cloud):
     cloud.service_map["compute1"].update(status="disabled", disabled_reason="[ndu.dataplane] upgrade")
     result = run_module(MigrateBack, {"host": "compute1"})
     assert result["failed"] and "undrain it first" in result["msg"] and "[ndu.dataplane] upgrade" in result["msg"]
+
+
+def test_migrate_back_check_mode_on_disabled_host_warns(run_module, cloud):
+    cloud.add_server("vm", "compute2")
+    cloud.server_map["vm-uuid"]["metadata"]["ndu:origin_host"] = "compute1"
+    cloud.service_map["compute1"].update(status="disabled", disabled_reason="[ndu.dataplane] upgrade")
+    result = run_module(MigrateBack, {"host": "compute1"}, check_mode=True)
+    assert result["rc"] == 0 and result["changed"] and result["summary"]["planned"] == 1
+    assert "undrain it first" in result["warnings"][0] and not cloud.calls
