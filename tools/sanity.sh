@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # ansible-test sanity on what we ship: build the collection artifact, install
-# it into build/sanity/ansible_collections/ndu/dataplane (with our sanity
-# ignore file, if any) and run every sanity test there for Python 3.11.
+# it into a scratch ansible_collections/ndu/dataplane tree outside this git
+# checkout (inside it, ansible-test would only see git-tracked files and skip
+# everything under the ignored build/), copy our sanity ignore file, if any,
+# and run every sanity test there for this Python.
 # ansible-test's own tool venvs are cached under ~/.ansible/test (outside the
 # clone), so only the first run on a machine downloads them.
 set -euo pipefail
@@ -11,10 +13,18 @@ cd "$top"
 version=$(sed -n 's/^version: *//p' galaxy.yml)
 python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
-rm -rf build/sanity
+# ansible-test's --venv fetches a pip bootstrap script from a host CI cannot
+# reach; give it our offline equivalent under every name it may ask for.
+ansible_test_pip=$(python3 -c 'import ansible_test._internal.python_requirements as r, types; print(r.get_venv_packages(types.SimpleNamespace(version="")).get("pip"))' 2>/dev/null || echo 24.2)
+mkdir -p ~/.ansible/test/cache
+cp tools/ansible_test_get_pip.py ~/.ansible/test/cache/"get_pip_${ansible_test_pip//./_}.py"
+
+scratch=${NDU_SANITY_DIR:-${TMPDIR:-/tmp}/ndu-dataplane-sanity}
+rm -rf "$scratch"
 ansible-galaxy collection build --force --output-path build/ . >/dev/null
-ansible-galaxy collection install --no-deps --force -p build/sanity "build/ndu-dataplane-$version.tar.gz" >/dev/null
-dest=build/sanity/ansible_collections/ndu/dataplane
+ANSIBLE_COLLECTIONS_PATH="$scratch" ansible-galaxy collection install --no-deps --force -p "$scratch" \
+    "build/ndu-dataplane-$version.tar.gz" >/dev/null
+dest="$scratch/ansible_collections/ndu/dataplane"
 if [ -d tests/sanity ]; then
     mkdir -p "$dest/tests" && cp -r tests/sanity "$dest/tests/"
 fi
