@@ -383,6 +383,13 @@ def cmd_down(settings: Settings) -> int:
     leftovers = recorded(settings.pid_dir)
     if leftovers:
         problems.append("processes still recorded: " + ", ".join(leftovers))
+    if not problems and not settings.with_hosts:
+        # Control-plane-only lab: the test hosts' part of the lab dir is not ours.
+        for child in settings.lab_dir.iterdir() if settings.lab_dir.is_dir() else []:
+            if child.name != "hosts":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        say(f"removed the control plane's files from {settings.lab_dir}")
+        return 0
     if not problems:
         shutil.rmtree(settings.lab_dir, ignore_errors=True)
         say(f"removed {settings.lab_dir}; caches kept in {settings.cache_dir}")

@@ -92,9 +92,20 @@ def set_behaviour(lab_dir: Path, table: dict[str, Any]) -> None:
     os.replace(tmp, target)
 
 
-def podman_exec(container: str, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman", "exec", container, *argv], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+HOSTSCTL = Path(__file__).resolve().parents[2] / "lab" / "hosts" / "hostsctl"
+_PODMAN_ENV: dict[str, str] = {}
+
+
+def podman_env() -> dict[str, str]:
+    """os.environ plus what `hostsctl env` says podman needs on this machine."""
+    if not _PODMAN_ENV:
+        _PODMAN_ENV.update(os.environ)
+        out = subprocess.run([str(HOSTSCTL), "env"], capture_output=True, text=True, check=False)
+        for line in out.stdout.splitlines():
+            key, sep, value = line.strip().removeprefix("export ").partition("=")
+            if sep:
+                _PODMAN_ENV[key] = value
+    return dict(_PODMAN_ENV)
 
 
 def compute_service(conn: Any, host: str) -> Any:
