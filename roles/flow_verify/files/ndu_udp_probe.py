@@ -3,12 +3,14 @@
 """UDP loss probe between two network namespaces.
 
     ndu_udp_probe.py run --sender-ns vm1 --receiver-ns vm2 --dest 10.214.0.12 \
-        --stop-file /run/ndu-dataplane/probe.stop [--rate 1000] [--max-duration 900]
+        --stop-file /run/ndu-dataplane/probe.stop [--rate 1000] [--max-duration 900] \
+        [--started-file F] [--output F]
+    ndu_udp_probe.py stop --stop-file /run/ndu-dataplane/probe.stop
 
 ``run`` starts a receiver in one namespace and a sender in the other (both
 this script, through ``ip netns exec``), sends numbered UDP datagrams at
 ``--rate`` per second until the stop file appears (or ``--max-duration``
-passes), lets the receiver drain, and prints one JSON line: packets sent,
+passes; ``stop`` creates it), lets the receiver drain, and prints one JSON line: packets sent,
 received, lost, and the longest time without a packet (ms). Exit code 0 when
 the probe ran (whatever it measured), 1 when it could not run.
 """
@@ -31,6 +33,12 @@ def _stopped(path: str, deadline: float) -> bool:
     return os.path.exists(path) or time.time() >= deadline
 
 
+def _write(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 def send(args: argparse.Namespace) -> dict:
     """Send numbered datagrams at a fixed rate until told to stop."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -38,6 +46,8 @@ def send(args: argparse.Namespace) -> dict:
     for _ in range(5):  # resolve ARP before the counted packets start
         sock.sendto(PACKET.pack(WARMUP, time.time()), target)
         time.sleep(0.1)
+    if args.started_file:
+        _write(args.started_file, f"{os.getpid()}\n")
     interval = 1.0 / args.rate
     deadline = time.time() + args.max_duration
     started = time.time()
@@ -99,13 +109,15 @@ def run(args: argparse.Namespace) -> dict:
     """Run receiver and sender in their namespaces and combine their reports."""
     me = os.path.abspath(__file__)
     common = ["--port", str(args.port), "--stop-file", args.stop_file, "--max-duration", str(args.max_duration)]
-    if os.path.exists(args.stop_file):
-        os.unlink(args.stop_file)
+    for stale in (args.stop_file, args.started_file):
+        if stale and os.path.exists(stale):
+            os.unlink(stale)
     receiver = subprocess.Popen(["ip", "netns", "exec", args.receiver_ns, sys.executable, me, "recv", "--drain", str(args.drain)] + common,
                                 stdout=subprocess.PIPE, text=True)
     if receiver.stdout is None or receiver.stdout.readline().strip() != "ready":
         raise RuntimeError(f"the receiver in namespace '{args.receiver_ns}' did not start")
-    sender = subprocess.run(["ip", "netns", "exec", args.sender_ns, sys.executable, me, "send", "--dest", args.dest, "--rate", str(args.rate)] + common,
+    started = ["--started-file", args.started_file] if args.started_file else []
+    sender = subprocess.run(["ip", "netns", "exec", args.sender_ns, sys.executable, me, "send", "--dest", args.dest, "--rate", str(args.rate)] + started + common,
                             stdout=subprocess.PIPE, text=True, check=True)
     sent = json.loads(sender.stdout)
     got = json.loads(receiver.communicate(timeout=args.drain + 30)[0])
@@ -126,7 +138,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("run", "send", "recv"))
+    parser.add_argument("mode", choices=("run", "send", "recv", "stop"))
     parser.add_argument("--sender-ns")
     parser.add_argument("--receiver-ns")
     parser.add_argument("--dest")
@@ -136,9 +148,12 @@ def main() -> int:
     parser.add_argument("--max-duration", type=float, default=900.0)
     parser.add_argument("--drain", type=float, default=1.0)
     parser.add_argument("--output", help="also write the run report to this file")
+    parser.add_argument("--started-file", help="created once the counted packets start")
     args = parser.parse_args()
     try:
-        if args.mode == "send":
+        if args.mode == "stop":
+            _write(args.stop_file, f"{time.time()}\n")
+        elif args.mode == "send":
             print(json.dumps(send(args)))
         elif args.mode == "recv":
             print(json.dumps(receive(args)))
@@ -147,8 +162,7 @@ def main() -> int:
                 parser.error("run needs --sender-ns, --receiver-ns and --dest")
             report = json.dumps(run(args))
             if args.output:
-                with open(args.output, "w", encoding="utf-8") as handle:
-                    handle.write(report + "\n")
+                _write(args.output, report + "\n")
             print(report)
     except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as exc:
         print(json.dumps({"failed": True, "msg": f"Failed to run the UDP probe: {exc}"}))
