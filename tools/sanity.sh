@@ -25,6 +25,14 @@ ansible-galaxy collection build --force --output-path build/ . >/dev/null
 ANSIBLE_COLLECTIONS_PATH="$scratch" ansible-galaxy collection install --no-deps --force -p "$scratch" \
     "build/ndu-dataplane-$version.tar.gz" >/dev/null
 dest="$scratch/ansible_collections/ndu/dataplane"
+# Every ignore entry must say why (an inline "# reason"): no silent skips.
+for ignore in tests/sanity/ignore-*.txt; do
+    [ -e "$ignore" ] || continue
+    if grep -n -v -E '^[^#]+ +# +[^ ]' "$ignore"; then
+        echo "sanity: the lines above in $ignore have no '# reason' comment" >&2
+        exit 1
+    fi
+done
 if [ -d tests/sanity ]; then
     mkdir -p "$dest/tests" && cp -r tests/sanity "$dest/tests/"
 fi
