@@ -91,9 +91,15 @@ rebuild() {
         if [ "$variant" = lab2broken ] && [ "$pkg" = openvswitch-switch ]; then
             bin=usr/lib/openvswitch-switch/ovs-vswitchd
             [ -x "$tree/$bin" ] || { log "no $bin in $pkg: cannot build the broken candidate"; exit 1; }
-            cat >"$tree/$bin" <<'BROKEN'
+            # ovs-ctl asks "ovs-vswitchd --version" while starting ovsdb-server:
+            # answer that like the real binary, so only ovs-vswitchd fails.
+            version_line=$(in_root "/$bin" --version | head -n 1)
+            cat >"$tree/$bin" <<BROKEN
 #!/bin/sh
 # ndu lab: deliberately broken ovs-vswitchd of the +lab2broken candidate.
+case "\$1" in
+    --version|-V) echo "$version_line"; exit 0 ;;
+esac
 echo "ovs-vswitchd: this is the ndu lab's broken build (+lab2broken); refusing to start" >&2
 exit 1
 BROKEN
@@ -129,6 +135,7 @@ n=$(grep -c '^Package:' "$repo/Packages")
 
 log "configuring the image"
 cp -a "$here/rootfs/." "$root/"
+find "$root/usr/local" "$root/etc/ndu-lab" -name __pycache__ -prune -exec rm -rf {} +
 chown -R root:root "$root/etc/ndu-lab" "$root/usr/local/sbin" "$root/etc/systemd/system" "$root/etc/apt"
 # Network sources out, local repository in: the containers work offline.
 rm -f "$root/etc/apt/sources.list" "$root/etc/apt/sources.list.d/debian.sources"
