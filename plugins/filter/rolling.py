@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Filters of the rolling upgrade playbook: check input, plan, report, summary."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.ndu.dataplane.plugins.module_utils import rolling, rolling_report
+
+
+def _dict(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise AnsibleFilterError(f"Failed to {what}: expected a dict, got {type(value).__name__}")
+    return value
+
+
+def rolling_validate(params: Any) -> list[str]:
+    """Every problem with the roll's input (empty list when it is fine)."""
+    return rolling.validate(_dict(params, "check the rolling upgrade input"))
+
+
+def rolling_plan(facts: Any, params: Any) -> dict[str, Any]:
+    """The plan of the roll from every host's facts."""
+    if not isinstance(facts, list) or not all(isinstance(f, dict) and "host" in f for f in facts):
+        raise AnsibleFilterError("Failed to plan the roll: expected a list of host facts (dicts with 'host')")
+    try:
+        return rolling.plan(facts, _dict(params, "plan the roll"))
+    except (KeyError, ValueError) as err:
+        raise AnsibleFilterError(f"Failed to plan the roll: {err}") from err
+
+
+def rolling_plan_lines(the_plan: Any, check_mode: bool = False) -> list[str]:
+    """The plan as lines of text."""
+    return rolling.plan_lines(_dict(the_plan, "print the plan"), bool(check_mode))
+
+
+def rolling_report(records: Any, the_plan: Any, meta: Any) -> dict[str, Any]:
+    """The JSON report from the per-host records and the plan."""
+    if not isinstance(records, list):
+        raise AnsibleFilterError(f"Failed to build the report: records must be a list, got {type(records).__name__}")
+    return rolling_report.build_report([r for r in records if r], _dict(the_plan, "build the report"), _dict(meta, "build the report"))
+
+
+def rolling_summary(report: Any) -> list[str]:
+    """The human summary of a report."""
+    return rolling_report.summary_lines(_dict(report, "summarise the report"))
+
+
+class FilterModule:
+    """Rolling upgrade filters of ndu.dataplane."""
+
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "rolling_validate": rolling_validate,
+            "rolling_plan": rolling_plan,
+            "rolling_plan_lines": rolling_plan_lines,
+            "rolling_report": rolling_report,
+            "rolling_summary": rolling_summary,
+        }

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The rolling upgrade report (plugins/module_utils/rolling_report.py) and the rolling_* filters."""
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.ndu.dataplane.plugins.filter.rolling import FilterModule
+from ansible_collections.ndu.dataplane.plugins.module_utils import rolling_report
+
+FILTERS = FilterModule().filters()
+PLAN = {"batches": [["c1"], ["c2"]], "hosts": {
+    "c1": {"nova_host": "c1", "action": "roll", "reasons": ["ovs 1 -> 2"], "strategy": "evacuate", "strategy_reason": "requested", "batch": 1},
+    "c2": {"nova_host": "c2", "action": "roll", "reasons": ["ovs 1 -> 2"], "strategy": "evacuate", "strategy_reason": "requested", "batch": 2},
+    "c3": {"nova_host": "c3", "action": "skip", "reasons": ["already at 2"], "strategy": "evacuate", "strategy_reason": "requested"}}}
+
+
+def record(host: str, **over) -> dict:
+    base = {"host": host, "nova_host": host, "batch": 1, "status": "rolled", "action": "roll", "strategy": "evacuate",
+            "marks": [{"step": "preflight", "at": 100.0}, {"step": "drain", "at": 101.5}, {"step": "live_migrate", "at": 102.0}],
+            "finished_at": 130.0,
+            "instances": [{"id": "i1", "name": "web", "from": host, "to": "c2", "seconds": 8.44, "status": "moved"},
+                          {"id": "i2", "name": "off", "from": host, "to": None, "seconds": 0, "status": "left"}],
+            "packages_before": {"ovs": "1"}, "packages_after": {"ovs": "2"},
+            "switchover": {"mode": "flow_preserving", "pid_before": 10, "pid_after": 20, "ok": True},
+            "flow_verify": {"ok": True, "summary": []}, "probe": {"sent": 1000, "received": 990, "lost": 10, "longest_gap_ms": 420, "x": 1},
+            "rollback": None, "failure": None, "compute_service": {"status": "enabled"}}
+    base.update(over)
+    return base
+
+
+def test_timeline_steps_end_where_the_next_starts():
+    steps = rolling_report.timeline([{"step": "a", "at": 0}, {"step": "b", "at": 2.25}], 5)
+    assert [(s["step"], s["seconds"]) for s in steps] == [("a", 2.2), ("b", 2.8)]
+    assert steps[0]["started"] == "1970-01-01T00:00:00+00:00"
+
+
+def test_report_of_a_full_roll():
+    report = rolling_report.build_report([record("c1"), record("c2", batch=2)], PLAN, {"started": 90, "finished": 140, "parameters": {"strategy": "evacuate"}})
+    assert report["schema"] == "ndu.dataplane/rolling-report/v1"
+    assert report["result"] == "succeeded"
+    assert report["seconds"] == 50.0
+    c1 = report["hosts"]["c1"]
+    assert c1["seconds"] == 30.0 and c1["timeline"][-1] == {"step": "live_migrate", "started": c1["timeline"][-1]["started"],
+                                                            "finished": c1["finished"], "seconds": 28.0}
+    assert c1["probe"] == {"sent": 1000, "received": 990, "lost": 10, "longest_gap_ms": 420}
+    assert report["hosts"]["c3"]["status"] == "skipped"
+    t = report["totals"]
+    assert (t["rolled"], t["skipped"], t["instances_moved"], t["migration_seconds"], t["probe_lost"], t["probe_sent"]) == (2, 1, 2, 16.8, 20, 2000)
+
+
+def test_report_of_a_stopped_roll():
+    rb = {"ok": True, "summary": "packages back to 1"}
+    report = rolling_report.build_report([record("c1", status="rolled_back", rollback=rb, failure={"step": "ovs_reload", "msg": "boom"})],
+                                         PLAN, {"started": 90, "finished": 140})
+    assert report["result"] == "failed"
+    assert report["hosts"]["c2"]["status"] == "not_reached"
+    assert report["totals"]["rolled_back"] == 1 and report["totals"]["not_reached"] == 1
+    text = "\n".join(rolling_report.summary_lines(report))
+    assert "Roll FAILED" in text and "failed at ovs_reload: boom" in text and "rollback ok: packages back to 1" in text
+    assert "c2: not reached" in text
+
+
+def test_unsafe_host_says_it_stays_disabled():
+    rec = record("c1", status="unsafe", rollback={"ok": False, "summary": "apt failed"}, failure={"step": "ovs_reload", "msg": "x"},
+                 compute_service={"status": "disabled", "disabled_reason": "[ndu.dataplane] roll"})
+    text = "\n".join(rolling_report.summary_lines(rolling_report.build_report([rec], PLAN, {})))
+    assert "rollback FAILED: apt failed" in text and "nova-compute left DISABLED" in text
+
+
+def test_nothing_to_do_and_check_mode():
+    plan = {"batches": [], "hosts": {"c3": PLAN["hosts"]["c3"]}}
+    report = rolling_report.build_report([], plan, {"started": 1, "finished": 2})
+    assert report["result"] == "nothing_to_do"
+    assert rolling_report.summary_lines(report)[0].startswith("Nothing to do: all 1 host(s)")
+    assert rolling_report.build_report([], PLAN, {"check_mode": True})["result"] == "planned"
+
+
+def test_filters_reject_wrong_types():
+    with pytest.raises(AnsibleFilterError, match="Failed to build the report"):
+        FILTERS["rolling_report"]("x", PLAN, {})
+    with pytest.raises(AnsibleFilterError, match="Failed to plan the roll"):
+        FILTERS["rolling_plan"]([{"nohost": 1}], {})
+    with pytest.raises(AnsibleFilterError, match="Failed to check the rolling upgrade input"):
+        FILTERS["rolling_validate"]([])
+
+
+def test_plan_filter_turns_value_error_into_filter_error():
+    f = {"host": "c1", "reboot_reasons": ["r"], "packages": {"upgrade_needed": True, "changes": {}}}
+    with pytest.raises(AnsibleFilterError, match="in_place is not safe"):
+        FILTERS["rolling_plan"]([f], {"strategy": "in_place", "serial": 1})
