@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 import time
 from typing import Any, NoReturn
 
@@ -45,11 +46,11 @@ def describe_error(err: Exception, cloud: str) -> str:
     if isinstance(err, ApiError):
         return f"{err.call} was refused (HTTP {err.status}): {err.message}"
     if name in ("Unauthorized", "InvalidCredentials") or getattr(err, "http_status", None) == 401:
-        return f"the credentials for cloud '{cloud}' were rejected by Keystone (HTTP 401); check clouds.yaml or the auth option"
+        return f"the credentials for {cloud} were rejected by Keystone (HTTP 401); check clouds.yaml or the auth option"
     if name in ("MissingRequiredOptions", "MissingAuthPlugin"):
-        return f"the authentication settings for cloud '{cloud}' are incomplete: {text}"
+        return f"the authentication settings for {cloud} are incomplete: {text}"
     if name in ("ConnectFailure", "ConnectTimeout", "ConnectionError", "DiscoveryFailure", "EndpointNotFound"):
-        return f"cloud '{cloud}' could not be reached: {text}"
+        return f"{cloud} could not be reached: {text}"
     return f"{name}: {text}"
 
 
@@ -73,7 +74,14 @@ class NduOpenStackModule:
 
     @property
     def cloud_name(self) -> str:
-        return self.params.get("cloud") or "from the OS_* environment"
+        """How error messages name the cloud (never with credentials)."""
+        if self.params.get("cloud"):
+            return f"cloud '{self.params['cloud']}'"
+        if self.params.get("auth"):
+            return "the cloud given by the auth option"
+        if os.environ.get("OS_CLOUD"):
+            return f"cloud '{os.environ['OS_CLOUD']}' (from OS_CLOUD)"
+        return "the cloud of the OS_* environment"
 
     def connect(self) -> Any:
         """Return an authenticated openstacksdk Connection or fail with a sentence."""
@@ -94,7 +102,7 @@ class NduOpenStackModule:
             conn = sdk.connect(**options)
             conn.authorize()
         except Exception as err:  # pylint: disable=broad-except  # any SDK/keystoneauth error ends here
-            self.fail(f"Failed to connect to cloud '{self.cloud_name}': {describe_error(err, self.cloud_name)}")
+            self.fail(f"Failed to connect to {self.cloud_name}: {describe_error(err, self.cloud_name)}")
         return conn
 
     def fail(self, msg: str, **result: Any) -> NoReturn:

@@ -18,8 +18,9 @@ def test_auth_is_no_log():
 
 
 def test_describe_error_sentences():
-    assert "were rejected by Keystone (HTTP 401)" in describe_error(Unauthorized("The request you have made requires authentication."), "lab")
-    assert describe_error(ApiError(409, "busy", "POST /servers/x/action"), "lab") == "POST /servers/x/action was refused (HTTP 409): busy"
+    assert describe_error(Unauthorized("The request you have made requires authentication."), "cloud 'lab'") == (
+        "the credentials for cloud 'lab' were rejected by Keystone (HTTP 401); check clouds.yaml or the auth option")
+    assert describe_error(ApiError(409, "busy", "POST /servers/x/action"), "cloud 'lab'") == "POST /servers/x/action was refused (HTTP 409): busy"
 
 
 def run_real_connect(monkeypatch, capsys, tmp_path, args):
@@ -45,5 +46,6 @@ def test_unreachable_cloud_never_prints_the_password(monkeypatch, capsys, tmp_pa
     auth = {"auth_url": "http://127.0.0.1:9/v3", "username": "admin", "password": "s3cr3t-pw", "project_name": "admin",
             "user_domain_name": "Default", "project_domain_name": "Default"}
     result = run_real_connect(monkeypatch, capsys, tmp_path, {"auth": auth, "api_timeout": 2})
-    assert result["failed"] and "could not be reached" in result["msg"]
+    assert result["failed"] and result["msg"].startswith("Failed to connect to the cloud given by the auth option: ")
+    assert "could not be reached" in result["msg"]
     assert "s3cr3t-pw" not in json.dumps(result)
