@@ -103,6 +103,13 @@ def names_on(conn: Any, host: str, prefix: str) -> list[str]:
     return sorted(s.name for s in conn.compute.servers(all_projects=True, compute_host=host) if s.name.startswith(prefix))
 
 
+def only_ours_on(conn: Any, host: str, prefix: str, timeout: float = 180) -> None:
+    """Evacuation empties the whole host: wait until only this run's servers are there (other suites clean up)."""
+    def clear() -> bool:
+        return all(s.name.startswith(prefix) for s in conn.compute.servers(all_projects=True, compute_host=host))
+    wait_for(f"{host} to hold only servers named {prefix}*", clear, timeout, 3)
+
+
 def service(conn: Any, host: str) -> dict[str, Any]:
     found = nova(conn, "get", f"/os-services?binary=nova-compute&host={host}", mv="2.53")["services"]
     assert len(found) == 1, f"expected one nova-compute on {host}, found {found}"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from cloudhelpers import (
-    ORIGIN_KEY, TEST_REASON, boot_many, host_of, migrations, names_on, parse_time, peak_overlap, run_playbook, server, service,
-    set_behaviour, set_service)
+    ORIGIN_KEY, TEST_REASON, boot_many, host_of, migrations, names_on, only_ours_on, parse_time, peak_overlap, run_playbook, server,
+    service, set_behaviour, set_service)
 
 CONCURRENCY = 3
 EVACUATE = "Live-migrate every instance off"
@@ -23,6 +23,7 @@ DRAIN = "Disable nova-compute on"
 def eight(lab: Any, conn: Any, image_flavor: tuple[str, str], created: list[str], prefix: str) -> dict[str, Any]:
     """Eight servers pinned to the first compute, each migration taking ~6 s in the driver."""
     source = lab.computes[0]
+    only_ours_on(conn, source, prefix)
     names = [f"{prefix}evac-{i}" for i in range(8)]
     set_behaviour(lab.lab_dir, {name: {"duration": 6, "mode": "ok"} for name in names})
     servers = boot_many(conn, names, source, *image_flavor)

@@ -10,17 +10,10 @@ from typing import Any
 
 import pytest
 from cloudhelpers import (
-    ANSIBLE_PLAYBOOK, PLAYBOOKS, REPO, TEST_REASON, boot_many, finish, host_of, migrations, names_on, parse_time, run_playbook,
-    server, service, set_behaviour, set_service, wait_for)
+    ANSIBLE_PLAYBOOK, PLAYBOOKS, REPO, TEST_REASON, boot_many, finish, host_of, migrations, names_on, only_ours_on, parse_time,
+    run_playbook, server, service, set_behaviour, set_service, wait_for)
 
 EVACUATE = "Evacuate the host"
-
-
-def only_ours_on(conn: Any, host: str, prefix: str) -> None:
-    """host_evacuate empties the whole host: make sure only this run's servers are there."""
-    def clear() -> bool:
-        return all(s.name.startswith(prefix) for s in conn.compute.servers(all_projects=True, compute_host=host))
-    wait_for(f"{host} to hold only servers named {prefix}*", clear, 120, 3)
 
 
 @pytest.fixture(scope="module")
