@@ -39,13 +39,14 @@ attributes:
     description: The module only reads; it behaves the same in check mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
   idempotent:
     support: full
     description: It never changes anything.
 requirements:
   - C(ovs-vsctl) and C(ovs-ofctl) on the target host.
 author:
-  - ndu.dataplane maintainers
+  - ndu.dataplane maintainers (@ndu-dataplane)
 """
 
 EXAMPLES = r"""

@@ -43,6 +43,7 @@ attributes:
     description: The module only reads; it behaves the same in check mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
   idempotent:
     support: full
     description: It never changes anything.
@@ -51,7 +52,7 @@ requirements:
 notes:
   - The dnf path parses C(dnf list --showduplicates); it is unit-tested but has not run against a real EL host.
 author:
-  - ndu.dataplane maintainers
+  - ndu.dataplane maintainers (@ndu-dataplane)
 """
 
 EXAMPLES = r"""

@@ -1,11 +1,10 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """UDP loss probe between two network namespaces.
 
-    ndu_udp_probe.py run --sender-ns vm1 --receiver-ns vm2 --dest 10.214.0.12 \
+    python3 ndu_udp_probe.py run --sender-ns vm1 --receiver-ns vm2 --dest 10.214.0.12 \
         --stop-file /run/ndu-dataplane/probe.stop [--rate 1000] [--max-duration 900] \
         [--started-file F] [--output F]
-    ndu_udp_probe.py stop --stop-file /run/ndu-dataplane/probe.stop
+    python3 ndu_udp_probe.py stop --stop-file /run/ndu-dataplane/probe.stop
 
 ``run`` starts a receiver in one namespace and a sender in the other (both
 this script, through ``ip netns exec``), sends numbered UDP datagrams at
@@ -43,7 +42,7 @@ def send(args: argparse.Namespace) -> dict:
     """Send numbered datagrams at a fixed rate until told to stop."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     target = (args.dest, args.port)
-    for _ in range(5):  # resolve ARP before the counted packets start
+    for _warmup in range(5):  # resolve ARP before the counted packets start
         sock.sendto(PACKET.pack(WARMUP, time.time()), target)
         time.sleep(0.1)
     if args.started_file:
@@ -117,8 +116,8 @@ def run(args: argparse.Namespace) -> dict:
     if receiver.stdout is None or receiver.stdout.readline().strip() != "ready":
         raise RuntimeError(f"the receiver in namespace '{args.receiver_ns}' did not start")
     started = ["--started-file", args.started_file] if args.started_file else []
-    sender = subprocess.run(["ip", "netns", "exec", args.sender_ns, sys.executable, me, "send", "--dest", args.dest, "--rate", str(args.rate)] + started + common,
-                            stdout=subprocess.PIPE, text=True, check=True)
+    send_cmd = ["ip", "netns", "exec", args.sender_ns, sys.executable, me, "send", "--dest", args.dest, "--rate", str(args.rate)]
+    sender = subprocess.run(send_cmd + started + common, stdout=subprocess.PIPE, text=True, check=True)
     sent = json.loads(sender.stdout)
     got = json.loads(receiver.communicate(timeout=args.drain + 30)[0])
     return {
