@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cloudhelpers import (
-    ANSIBLE_PLAYBOOK, PLAYBOOKS, REPO, TEST_REASON, boot_many, finish, host_of, migrations, names_on, only_ours_on, parse_time,
+    ANSIBLE_PLAYBOOK, REPO, TEST_REASON, boot_many, finish, host_of, migrations, names_on, only_ours_on, parse_time,
     run_playbook, server, service, set_behaviour, set_service, wait_for)
 
 EVACUATE = "Evacuate the host"
@@ -127,7 +127,7 @@ def test_inventory_lists_computes_with_state(lab: Any, conn: Any, tmp_path: Path
     set_service(conn, host, "disabled", TEST_REASON)
     try:
         source = tmp_path / "lab.nova.yml"
-        source.write_text((PLAYBOOKS / "inventory_nova.yml").read_text())
+        source.write_text("plugin: ndu.dataplane.nova\ncloud: ndu-lab\n")
         proc = subprocess.run([str(ANSIBLE_PLAYBOOK.with_name("ansible-inventory")), "-i", str(source), "--list"], cwd=REPO,
                               env=dict(lab.env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")), capture_output=True, text=True,
                               timeout=120, check=False)
