@@ -31,11 +31,11 @@ class PlaybookRun:
     seconds: float
 
     def results(self, task_name: str) -> dict[str, dict[str, Any]]:
-        """host -> result of the (last) task called ``task_name``."""
+        """host -> result of the (last) task whose name contains ``task_name`` (role tasks carry a role prefix)."""
         found: dict[str, dict[str, Any]] = {}
         for play in self.output.get("plays", []):
             for task in play.get("tasks", []):
-                if task["task"]["name"] == task_name:
+                if task_name in task["task"]["name"]:
                     found.update(task["hosts"])
         if not found:
             names = [t["task"]["name"] for p in self.output.get("plays", []) for t in p.get("tasks", [])]
