@@ -34,7 +34,7 @@ def test_bad_input_fails_clearly_and_changes_nothing(lab: Any, conn: Any) -> Non
     assert failed("Negative timeout") == "Failed to validate options: timeout must be a positive number of seconds, got -5"
     policy = failed("Unknown policy")
     assert "unmovable_policy" in policy and "delete_them" in policy
-    assert "Nova knows no compute host no-such-compute" in failed("Unknown host for capacity")
+    assert "Nova knows no compute host no-such-compute" in failed("Capacity of a host Nova does not know")
 
     after = service(conn, host)
     assert (after["status"], after["disabled_reason"]) == (before["status"], before["disabled_reason"])
