@@ -45,6 +45,12 @@ class Lab:
         return env
 
     def connect(self) -> Any:
+        """openstacksdk Connection to the lab; refuses when 10.213.0.1 is not local
+        (a vanished bridge would send the requests out of the machine)."""
+        addrs = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
+                               check=False).stdout
+        if self.computes and " 10.213.0.1/" not in addrs:
+            pytest.fail("the lab bridge ndulab0 (10.213.0.1) is gone: run `labctl up` again")
         import openstack
         from openstack import config as os_config
 

@@ -38,7 +38,7 @@ from controlplane import (  # noqa: E402
     workload_ips,
 )
 from controlplane import services  # noqa: E402
-from controlplane.procs import LabError, alive, port_bound, recorded, run  # noqa: E402
+from controlplane.procs import LabError, address_is_local, alive, port_bound, recorded, run  # noqa: E402
 
 # Which recorded process may legitimately hold which port.
 PORT_OWNERS = {
@@ -212,7 +212,11 @@ def health(settings: Settings) -> dict[str, Any]:
     for name, up in processes.items():
         if not up:
             report["problems"].append(f"process {name} is not running")
-    if all(processes.values()):
+    local = address_is_local(settings.host_ip)
+    if not local:
+        report["problems"].append(f"{settings.host_ip} is not on this machine (bridge ndulab0 "
+                                  "missing?): no API check sent")
+    if all(processes.values()) and local:
         try:
             conn = connect(settings)
             svc = {s.host: s for s in conn.compute.services(binary="nova-compute")}
@@ -234,6 +238,12 @@ def health(settings: Settings) -> dict[str, Any]:
                                               f"{s.state if s else 'not registered'}")
                 if name not in rps:
                     report["problems"].append(f"no resource provider for {name}")
+            if names and not report["problems"]:
+                venv = Path((read_lab_json(settings) or {}).get("venv", ""))
+                unmapped = sorted(set(names) - services.mapped_hosts(settings, venv))
+                report["unmapped"] = unmapped
+                if unmapped:
+                    report["problems"].append("not mapped to cell1 yet: " + ", ".join(unmapped))
             extra = sorted(set(rps) - set(names))
             if extra:
                 report["problems"].append("unexpected resource providers: " + ", ".join(extra))
@@ -257,16 +267,13 @@ def health(settings: Settings) -> dict[str, Any]:
 def wait_healthy(settings: Settings, venv: Path, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     last: list[str] = []
-    discovered = False
     while True:
         report = health(settings)
         if report["healthy"]:
             return report
-        if settings.with_hosts and not discovered and any(
-                c.get("nova_compute") == "up" for c in report["computes"].values()):
+        if report.get("unmapped"):
             # The scheduler also discovers hosts every 10 s; this is the fast path.
             services.discover_hosts(settings, venv)
-            discovered = all(c.get("nova_compute") == "up" for c in report["computes"].values())
         if report["problems"] != last:
             say("waiting: " + "; ".join(report["problems"][:4]))
             last = report["problems"]
@@ -299,6 +306,9 @@ def cmd_up(settings: Settings) -> int:
         hostsctl(settings, "network-up")
     how = services.ensure_database(settings, venv, say)
     say(f"MariaDB ready ({how})")
+    if not address_is_local(settings.host_ip):
+        raise LabError(f"{settings.host_ip} is not on this machine after `hostsctl network-up`; "
+                       "see logs/hostsctl.log")
     services.ensure_rabbitmq(settings)
     say("RabbitMQ ready")
     services.ensure_keystone(settings, venv)

@@ -146,6 +146,20 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def address_is_local(ip: str) -> bool:
+    """True when `ip` is assigned to an interface of this machine.
+
+    The lab's services live on 10.213.0.1 (bridge ndulab0). When the bridge is
+    gone, packets to that address would leave the machine by the default
+    route: labctl never sends any then.
+    """
+    if ip.startswith("127."):
+        return True
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
+                         check=False).stdout
+    return any(f" {ip}/" in line for line in out.splitlines())
+
+
 def port_bound(port: int) -> str | None:
     """Who listens on TCP `port` on any address (ss output line), else None."""
     out = subprocess.run(

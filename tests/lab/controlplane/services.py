@@ -14,6 +14,7 @@ import shutil
 import string
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Callable
 
@@ -218,14 +219,30 @@ def write_configs(settings: Settings, venv: Path) -> None:
     behaviour = settings.driver_dir / "behaviour.json"
     if not behaviour.exists():
         behaviour.write_text("{}\n")
+    host = settings.driver_dir / "host.json"
+    if not host.exists():
+        # Longer than service_down_time: a rebooted host shows `down` in Nova.
+        host.write_text(json.dumps({"boot_delay": 20}) + "\n")
+
+
+def node_uuid(name: str) -> str:
+    """The Nova node identity of test host `name` (stable, derived from the name)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ndu-lab:{name}"))
 
 
 def write_compute_configs(settings: Settings) -> None:
     for name in compute_names(settings.computes):
-        render("nova-compute.conf", settings.hosts_dir / name / "nova" / "nova.conf",
+        etc_nova = settings.hosts_dir / name / "nova"
+        render("nova-compute.conf", etc_nova / "nova.conf",
                compute_name=name, compute_ip=compute_ip(name),
                transport_url=settings.transport_url, nova_common=NOVA_COMMON,
                nova_clients=_nova_clients(settings))
+        # Nova reads its node identity from compute_id next to its config file
+        # too: kept here, it survives the container being rebuilt, not just
+        # rebooted, while the lab's database lives.
+        identity = etc_nova / "compute_id"
+        if not identity.exists():
+            identity.write_text(node_uuid(name) + "\n")
 
 
 # --- MariaDB ----------------------------------------------------------------
@@ -539,6 +556,15 @@ def discover_hosts(settings: Settings, venv: Path) -> None:
          str(settings.etc_dir / "nova-manage/nova.conf"), "cell_v2", "discover_hosts"],
         "map the compute hosts to cell1 (nova-manage cell_v2 discover_hosts)",
         log=settings.log_dir / "discover-hosts.log")
+
+
+def mapped_hosts(settings: Settings, venv: Path) -> set[str]:
+    """Compute hosts mapped to a cell (nova-manage cell_v2 list_hosts)."""
+    out = run([str(venv / "bin/nova-manage"), "--config-file",
+               str(settings.etc_dir / "nova-manage/nova.conf"), "cell_v2", "list_hosts"],
+              "list the compute hosts mapped to cells")
+    return {cols[3] for line in out.splitlines()
+            if len(cols := [c.strip() for c in line.split("|")]) > 4 and cols[3] not in ("Hostname", "")}
 
 
 def write_lab_json(settings: Settings, venv: Path) -> None:

@@ -21,7 +21,12 @@ What it adds to ``nova.virt.fake.FakeLiveMigrateDriver``:
       {"mode": "hang"}                    # runs until aborted or forced
 
 * abort and force-complete for one instance: the flags are kept per instance
-  UUID, not per host as upstream does.
+  UUID, not per host as upstream does;
+* a boot delay: a container boots in a second, a real compute host in
+  minutes. After a reboot of its test host, ``init_host`` waits
+  ``boot_delay`` seconds (``/etc/ndu-lab/driver/host.json``, default 20) before
+  the service heartbeats again, so Nova sees the host go down and come back
+  as it would in production. The first start of a new container is not delayed.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ import threading
 import time
 from typing import Any
 
+import nova.conf
 from nova import exception
 from nova.compute import power_state
 from nova.virt import fake
@@ -38,11 +44,38 @@ from nova.virt import node as virt_node
 from oslo_log import log as logging
 
 LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
 
 BEHAVIOUR_FILE = os.environ.get("NDU_LAB_BEHAVIOUR_FILE", "/etc/ndu-lab/driver/behaviour.json")
 DEFAULT_BEHAVIOUR: dict[str, Any] = {"duration": 2.0, "mode": "ok"}
 MODES = ("ok", "fail", "error", "hang")
 HANG_LIMIT = 3600.0  # a forgotten hang still ends, as a failure, after an hour
+
+
+HOST_FILE = os.path.join(os.path.dirname(BEHAVIOUR_FILE), "host.json")
+DEFAULT_BOOT_DELAY = 20.0
+RECENT_BOOT = 120.0  # seconds since PID 1 started that count as "just booted"
+BOOTED_MARKER = "ndu-lab-booted"
+
+
+def boot_delay(path: str = HOST_FILE) -> float:
+    try:
+        with open(path) as fh:
+            return max(0.0, float(json.load(fh).get("boot_delay", DEFAULT_BOOT_DELAY)))
+    except FileNotFoundError:
+        return DEFAULT_BOOT_DELAY
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        LOG.warning("Lab driver: cannot read %s (%s); boot delay %.0fs", path, exc, DEFAULT_BOOT_DELAY)
+        return DEFAULT_BOOT_DELAY
+
+
+def seconds_since_boot() -> float:
+    """Age of PID 1 (the container's systemd), not of the machine's kernel."""
+    with open("/proc/uptime") as fh:
+        uptime = float(fh.read().split()[0])
+    with open("/proc/1/stat") as fh:
+        start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
 class LabMigrationError(exception.NovaException):
@@ -83,6 +116,18 @@ class LabFakeDriver(fake.FakeLiveMigrateDriver):
         self._lab_lock = threading.Lock()
         # instance uuid -> "abort" | "force"
         self._lab_requests: dict[str, str] = {}
+
+    # -- host start ---------------------------------------------------------
+
+    def init_host(self, host: str) -> None:
+        marker = os.path.join(CONF.state_path, BOOTED_MARKER)
+        delay = boot_delay()
+        if os.path.exists(marker) and delay and seconds_since_boot() < RECENT_BOOT:
+            LOG.info("Lab driver: %s has just rebooted; the hypervisor comes up in %.0fs", host, delay)
+            time.sleep(delay)
+        with open(marker, "w") as fh:
+            fh.write("nova-compute has started on this host before\n")
+        super().init_host(host)
 
     # -- node identity ------------------------------------------------------
 
