@@ -61,6 +61,11 @@ class Lab:
         return labctl(*args, timeout=timeout)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `teardown` run last, whatever directory they sit in."""
+    items.sort(key=lambda item: item.get_closest_marker("teardown") is not None)
+
+
 def labctl(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(LABCTL), *args], capture_output=True, text=True,
                           timeout=timeout, check=False)

@@ -12,6 +12,7 @@ Runs as root under the dev venv (it uses openstacksdk for health checks):
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import shutil
@@ -209,6 +210,9 @@ def health(settings: Settings) -> dict[str, Any]:
     names = compute_names(settings.computes) if settings.with_hosts else []
     processes = {name: alive(settings.pid_dir, name) is not None for name in services.PROCESS_ORDER}
     report: dict[str, Any] = {"processes": processes, "computes": {}, "problems": []}
+    # hostsctl status (pings between hosts) runs while the API checks run.
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    hosts_future = pool.submit(hosts_status, settings) if settings.with_hosts else None
     for name, up in processes.items():
         if not up:
             report["problems"].append(f"process {name} is not running")
@@ -239,8 +243,7 @@ def health(settings: Settings) -> dict[str, Any]:
                 if name not in rps:
                     report["problems"].append(f"no resource provider for {name}")
             if names and not report["problems"]:
-                venv = Path((read_lab_json(settings) or {}).get("venv", ""))
-                unmapped = sorted(set(names) - services.mapped_hosts(settings, venv))
+                unmapped = sorted(set(names) - services.mapped_hosts(settings))
                 report["unmapped"] = unmapped
                 if unmapped:
                     report["problems"].append("not mapped to cell1 yet: " + ", ".join(unmapped))
@@ -249,8 +252,9 @@ def health(settings: Settings) -> dict[str, Any]:
                 report["problems"].append("unexpected resource providers: " + ", ".join(extra))
         except Exception as exc:  # noqa: BLE001 - any API failure is a health finding
             report["problems"].append(f"cloud API check failed: {type(exc).__name__}: {exc}")
-    if settings.with_hosts:
-        hs = hosts_status(settings)
+    if hosts_future is not None:
+        hs = hosts_future.result()
+        pool.shutdown()
         report["hosts_raw"] = hs
         if "error" in hs:
             report["problems"].append(f"hostsctl status failed: {hs['error']}")
@@ -294,6 +298,7 @@ def cmd_up(settings: Settings) -> int:
         if report["healthy"]:
             say("the lab is already up and healthy")
             print_summary(settings, report)
+            write_status(settings, report)
             return 0
     for sub in (settings.log_dir, settings.state_dir, settings.pid_dir):
         sub.mkdir(parents=True, exist_ok=True)
