@@ -255,7 +255,7 @@ class Evacuator:
             else:
                 if host:
                     self.load[host] = self.load.get(host, 0) + 1
-                outcome = yield from self._watch_live(item, record, before)
+                outcome = yield from self._watch_live(item, record, before, host)
             if outcome.status != "failed" or record.attempts > self.options.retries:
                 return outcome
             if outcome.dest:
@@ -266,7 +266,15 @@ class Evacuator:
                 return outcome
             yield
 
-    def _watch_live(self, item: PlanItem, record: Record, before: int) -> Waiting:
+    def _reason(self, item: PlanItem) -> str:
+        """Nova's own words for the last failure (instance action events), or nothing."""
+        try:
+            reason = self.ops.failure_reason(item.id)
+        except (ApiError, AttributeError):
+            return ""
+        return f": {reason}" if reason else ""
+
+    def _watch_live(self, item: PlanItem, record: Record, before: int, host: str | None) -> Waiting:
         deadline = self.clock() + self.options.timeout
         acted: str | None = None
         while True:
@@ -286,7 +294,9 @@ class Evacuator:
                         return Outcome("moved", now_on)
                     if status in FAILED_MIGRATION:
                         kind = "aborted" if acted == "abort" else "failed"
-                        return Outcome(kind, dest, f"live migration {migration['id']} to {dest or '?'} ended '{status}', instance still on {item.source}")
+                        where = dest or host or "a scheduler-chosen host"
+                        return Outcome(kind, dest or host, f"live migration {migration['id']} to {where} ended '{status}'"
+                                                           f"{self._reason(item)}; the instance is still on {item.source}")
             now = self.clock()
             if now >= deadline and acted is None:
                 acted = self.options.on_timeout

@@ -15,7 +15,10 @@ from urllib.parse import quote, urlencode
 # 2.65 abort of queued/preparing live migrations; 2.68 live migration without
 # "force" (the scheduler always validates the target); 2.56 cold migration to
 # a named host; 2.80 /os-migrations filters by instance and returns uuids;
-# 2.22 force-complete.
+# 2.22 force-complete; 2.84 the failure message of an instance action event.
+# From 2.34 on, live-migration pre-checks (NoValidHost included) are
+# asynchronous: the API answers 202 and the migration record goes to "error";
+# the reason is only in the instance action's events.
 MV_SERVICES = "2.53"
 MV_SERVERS = "2.73"
 MV_LIVE_MIGRATE = "2.68"
@@ -23,6 +26,7 @@ MV_COLD_MIGRATE = "2.56"
 MV_MIGRATIONS = "2.80"
 MV_ABORT = "2.65"
 MV_FORCE_COMPLETE = "2.22"
+MV_ACTIONS = "2.84"  # instance action events carry "details" (the failure message) for admins
 MV_PLACEMENT = "1.10"
 
 ORIGIN_KEY = "ndu:origin_host"
@@ -149,6 +153,16 @@ class NovaApi:
 
     def force_complete(self, server_id: str, migration_id: int) -> None:
         self._compute("post", f"/servers/{server_id}/migrations/{migration_id}/action", MV_FORCE_COMPLETE, json={"force_complete": None})
+
+    def failure_reason(self, server_id: str) -> str | None:
+        """The failure messages of the server's newest instance action, if it failed."""
+        actions = self._compute("get", f"/servers/{server_id}/os-instance-actions", MV_ACTIONS)["instanceActions"]
+        if not actions:
+            return None
+        newest = max(actions, key=lambda a: a.get("start_time") or "")
+        detail = self._compute("get", f"/servers/{server_id}/os-instance-actions/{newest['request_id']}", MV_ACTIONS)["instanceAction"]
+        reasons = [e["details"].strip() for e in detail.get("events", []) if e.get("result") == "Error" and e.get("details")]
+        return "; ".join(dict.fromkeys(reasons)) or None
 
     # aggregates and placement ------------------------------------------
     def aggregates(self) -> list[dict]:

@@ -79,6 +79,8 @@ class FakeCloud:
 
     def _finish(self, mig: dict, status: str, moved: bool) -> None:
         mig["status"] = status
+        if status == "error":
+            mig["_reason"] = "Lab fake: live migration failed on purpose"
         mig["_end"] = self.now
         server = self.server_map[mig["instance_uuid"]]
         server.update({"status": mig["_was"], "OS-EXT-STS:task_state": None})
@@ -103,14 +105,14 @@ class FakeCloud:
             raise ApiError(404, f"Instance {server_id} could not be found.", f"GET /servers/{server_id}")
         return json.loads(json.dumps(self.server_map[server_id]))
 
-    def _scheduler(self, source: str, host: str | None) -> str:
+    def _scheduler(self, source: str, host: str | None) -> str | None:
         fits = [h for h, s in sorted(self.service_map.items()) if s["status"] == "enabled" and s["state"] == "up" and h != source]
         if host is not None:
             if host not in self.service_map:
                 raise ApiError(400, f"Compute host {host} could not be found.", "POST /servers/x/action")
             fits = [h for h in fits if h == host]
         if not fits:
-            raise ApiError(400, "No valid host was found. There are not enough hosts available.", "POST /servers/x/action")
+            return None  # like Nova >= 2.34: NoValidHost is reported asynchronously
         return min(fits, key=lambda h: (len(self.on(h)), h))
 
     def _new_migration(self, server: dict, dest: str, kind: str, status: str) -> dict:
@@ -127,6 +129,10 @@ class FakeCloud:
         if server["OS-EXT-STS:task_state"] or server["status"] not in ("ACTIVE", "PAUSED"):
             raise ApiError(409, f"Cannot 'os-migrateLive' instance {server_id} while it is in vm_state {server['status']}", "POST")
         dest = self._scheduler(server["OS-EXT-SRV-ATTR:host"], host)
+        if dest is None:
+            mig = self._new_migration(server, None, "live-migration", "error")
+            mig["_reason"] = "No valid host was found. There are not enough hosts available."
+            return
         self._new_migration(server, dest, "live-migration", "running")
         server.update({"status": "MIGRATING", "OS-EXT-STS:task_state": "migrating"})
 
@@ -134,6 +140,9 @@ class FakeCloud:
         self.calls.append(("cold_migrate", server_id, host))
         server = self.server_map[server_id]
         dest = self._scheduler(server["OS-EXT-SRV-ATTR:host"], host)
+        if dest is None:
+            self._new_migration(server, None, "migration", "error")["_reason"] = "No valid host was found."
+            return
         self._new_migration(server, dest, "migration", "migrating")
         server.update({"status": "RESIZE", "OS-EXT-STS:task_state": "resize_migrating"})
 
@@ -168,6 +177,10 @@ class FakeCloud:
     def newest_migration(self, server_id: str) -> dict | None:
         found = [m for m in self.migration_list if m["instance_uuid"] == server_id]
         return max(found, key=lambda m: m["id"]) if found else None
+
+    def failure_reason(self, server_id: str) -> str | None:
+        newest = self.newest_migration(server_id)
+        return newest.get("_reason") if newest else None
 
     def _running(self, server_id: str, migration_id: int) -> dict:
         mig = next((m for m in self.migration_list if m["id"] == migration_id and m["instance_uuid"] == server_id), None)

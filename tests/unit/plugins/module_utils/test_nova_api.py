@@ -72,3 +72,14 @@ def test_placement_errors_and_microversion(conn):
     with pytest.raises(ApiError, match="No resource provider"):
         NovaApi(conn).usages("x")
     assert conn.placement.requests == [("GET", "/resource_providers/x/usages", "1.10", None)]
+
+
+def test_failure_reason_reads_the_newest_action_events(conn):
+    conn.compute.answer(200, {"instanceActions": [{"request_id": "req-old", "start_time": "2026-01-01T10:00:00"},
+                                                  {"request_id": "req-new", "start_time": "2026-01-01T11:00:00"}]})
+    conn.compute.answer(200, {"instanceAction": {"events": [
+        {"event": "conductor_live_migrate_instance", "result": "Error", "details": "No valid host was found. "},
+        {"event": "compute_check", "result": "Success", "details": None}]}})
+    assert NovaApi(conn).failure_reason("s1") == "No valid host was found."
+    assert [r[1:3] for r in conn.compute.requests] == [("/servers/s1/os-instance-actions", "2.84"),
+                                                       ("/servers/s1/os-instance-actions/req-new", "2.84")]
