@@ -4,6 +4,7 @@ lab driver (complete, fail-and-rollback, error, hang + abort, hang + force),
 read back from Nova and Placement."""
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any, Iterator
 
@@ -129,14 +130,16 @@ def test_hanging_migration_is_aborted_for_that_instance_only(lab: Any, conn: Any
     other = _boot(lab, conn, "other", source)
     try:
         set_behaviour(lab.lab_dir, {hang["name"]: {"mode": "hang"},
-                                    other["name"]: {"duration": 6, "mode": "ok"}})
+                                    other["name"]: {"duration": 15, "mode": "ok"}})
         live_migrate(conn, hang["id"], dest)
-        live_migrate(conn, other["id"], dest)
         running = wait_migration(conn, hang["id"], ("running",), timeout=60)
+        live_migrate(conn, other["id"], dest)
         wait_migration(conn, other["id"], ("running",), timeout=60)
         nova(conn, "delete", f"/servers/{hang['id']}/migrations/{running['id']}")
         aborted = wait_migration(conn, hang["id"], ("cancelled", "completed", "error", "failed"))
         assert aborted["status"] == "cancelled", aborted
+        assert latest_migration(conn, other["id"])["status"] == "running", \
+            "aborting one instance's migration must leave the other one running"
         done = wait_migration(conn, other["id"], ("completed", "cancelled", "error", "failed"))
         assert done["status"] == "completed", "abort must act on one instance, not the whole host"
         assert host_of(wait_settled(conn, hang["id"])) == source
@@ -153,7 +156,8 @@ def test_hanging_migration_can_be_forced_to_complete(lab: Any, conn: Any) -> Non
         set_behaviour(lab.lab_dir, {srv["name"]: {"mode": "hang"}})
         live_migrate(conn, srv["id"], dest)
         running = wait_migration(conn, srv["id"], ("running",), timeout=60)
-        # Still hanging a few seconds later: nothing ends it but us.
+        # Still hanging well past the default duration: nothing ends it but us.
+        time.sleep(5)
         assert latest_migration(conn, srv["id"])["status"] == "running"
         nova(conn, "post", f"/servers/{srv['id']}/migrations/{running['id']}/action",
              {"force_complete": None})

@@ -311,6 +311,10 @@ def ensure_database(settings: Settings, venv: Path, log: Log) -> str:
     run(["tar", "-C", str(settings.state_dir), "-cf", str(tmp), "mysql"], "save the database snapshot")
     tmp.rename(snapshot)
     log(f"saved the database snapshot {snapshot}")
+    for stale in settings.cache_dir.glob("db-*.tar"):
+        if stale != snapshot:
+            stale.unlink()
+            log(f"removed the stale database snapshot {stale}")
     _start_mariadb(settings)
     ready.write_text(snapshot.name)
     return "cold"
