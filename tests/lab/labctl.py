@@ -264,6 +264,11 @@ def health(settings: Settings) -> dict[str, Any]:
                 for key in ("running", "ovs", "traffic"):
                     if not checks[key]:
                         report["problems"].append(f"{name}: {key} check failed")
+                unit = checks["nova_compute_unit"]
+                if checks["running"] and unit != "active":
+                    report["problems"].append(
+                        f"{name}: ndu-lab-nova-compute.service is {unit} (read `podman exec {name} "
+                        "journalctl -u ndu-lab-nova-compute`)")
     report["healthy"] = not report["problems"]
     return report
 
