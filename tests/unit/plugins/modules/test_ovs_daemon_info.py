@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ovs_module_harness import run_module
@@ -25,6 +26,10 @@ def test_a_replaced_binary_reads_deleted(tmp_path):
     shutil.copy("/bin/sleep", binary)
     proc = subprocess.Popen([str(binary), "30"])
     try:
+        comm = Path(f"/proc/{proc.pid}/comm")
+        deadline = time.monotonic() + 5
+        while comm.read_text().strip() != "sleeper" and time.monotonic() < deadline:  # until the child has exec'd
+            time.sleep(0.01)
         binary.unlink()  # what dpkg does to the old file when it unpacks a new version
         (tmp_path / "sleeper.pid").write_text(str(proc.pid))
         info = ovs_daemon_info.daemon_info("sleeper", str(tmp_path))
