@@ -72,6 +72,7 @@ def send(args: argparse.Namespace) -> dict:
 def receive(args: argparse.Namespace) -> dict:
     """Count datagrams until the stop file appears, then drain for a moment."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)  # a busy host must not drop what arrived
     sock.bind(("0.0.0.0", args.port))
     sock.settimeout(0.05)
     print("ready", flush=True)
