@@ -139,12 +139,16 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: floa
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
-def boot_many(conn: Any, names: list[str], host: str, image_id: str, flavor_id: str) -> list[dict[str, Any]]:
-    """Boot servers pinned to ``host`` (microversion 2.74 ``host``) and wait until all are ACTIVE there."""
+def boot_many(conn: Any, names: list[str], host: str, image_id: str, flavor_id: str, created: list[str]) -> list[dict[str, Any]]:
+    """Boot servers pinned to ``host`` (microversion 2.74 ``host``) and wait until all are ACTIVE there.
+
+    Each id goes into ``created`` (the cleanup list) as soon as Nova returns it, so a failed boot is deleted too.
+    """
     ids = []
     for name in names:
         body = {"server": {"name": name, "imageRef": image_id, "flavorRef": flavor_id, "networks": "none", "host": host}}
         ids.append(nova(conn, "post", "/servers", body)["server"]["id"])
+        created.append(ids[-1])
 
     def all_active() -> list[dict[str, Any]] | None:
         found = [server(conn, i) for i in ids]

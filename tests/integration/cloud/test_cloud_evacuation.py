@@ -26,8 +26,7 @@ def eight(lab: Any, conn: Any, image_flavor: tuple[str, str], created: list[str]
     only_ours_on(conn, source, prefix)
     names = [f"{prefix}evac-{i}" for i in range(8)]
     set_behaviour(lab.lab_dir, {name: {"duration": 6, "mode": "ok"} for name in names})
-    servers = boot_many(conn, names, source, *image_flavor)
-    created.extend(s["id"] for s in servers)
+    servers = boot_many(conn, names, source, *image_flavor, created)
     return {"source": source, "servers": servers, "names": names, "prefix": f"{prefix}evac-"}
 
 

@@ -20,8 +20,7 @@ EVACUATE = "Evacuate the host"
 def slow(lab: Any, conn: Any, image_flavor: tuple[str, str], created: list[str], prefix: str) -> dict[str, Any]:
     """One server on the third compute whose live migrations hang until aborted or forced."""
     host = lab.computes[2]
-    srv = boot_many(conn, [f"{prefix}slow"], host, *image_flavor)[0]
-    created.append(srv["id"])
+    srv = boot_many(conn, [f"{prefix}slow"], host, *image_flavor, created)[0]
     return {"host": host, "server": srv}
 
 
@@ -64,8 +63,7 @@ def test_injected_failure_is_retried_on_another_host(lab: Any, conn: Any, image_
                                                      prefix: str) -> None:
     host = lab.computes[2]
     only_ours_on(conn, host, prefix)
-    srv = boot_many(conn, [f"{prefix}flaky"], host, *image_flavor)[0]
-    created.append(srv["id"])
+    srv = boot_many(conn, [f"{prefix}flaky"], host, *image_flavor, created)[0]
     set_behaviour(lab.lab_dir, {srv["name"]: {"mode": "fail", "duration": 4}})
     proc = run_playbook(lab, "evacuate_module.yml", background=True, evac={"host": host, "retries": 2, "concurrency": 1})
     # The driver reads the behaviour when a migration starts: once the first attempt runs, later ones succeed.
@@ -88,8 +86,7 @@ def test_no_valid_host_fails_clearly_and_leaves_the_host_enabled(lab: Any, conn:
                                                                  created: list[str], prefix: str, target: str) -> None:
     source, others = lab.computes[1], [h for h in lab.computes if h != lab.computes[1]]
     only_ours_on(conn, source, prefix)
-    srv = boot_many(conn, [f"{prefix}novalid-{target or 'any'}"], source, *image_flavor)[0]
-    created.append(srv["id"])
+    srv = boot_many(conn, [f"{prefix}novalid-{target or 'any'}"], source, *image_flavor, created)[0]
     for other in others:
         set_service(conn, other, "disabled", TEST_REASON)
     try:
