@@ -36,6 +36,14 @@ done
 if [ -d tests/sanity ]; then
     mkdir -p "$dest/tests" && cp -r tests/sanity "$dest/tests/"
 fi
+# What users get: the installed artifact must list its plugins in ansible-doc.
+listed=$(cd "$scratch" && env -u ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH="$scratch" ansible-doc -l ndu.dataplane 2>&1 | grep -c '^ndu\.dataplane\.' || true)
+shipped=$(find plugins/modules -name '*.py' ! -name '__init__.py' | wc -l)
+if [ "$listed" -ne "$shipped" ]; then
+    echo "sanity: ansible-doc -l ndu.dataplane lists $listed modules of the installed artifact, the tree has $shipped" >&2
+    exit 1
+fi
+echo "sanity: the installed artifact lists all $listed modules in ansible-doc -l ndu.dataplane"
 cd "$dest"
 echo "sanity: ansible-test sanity --venv --python $python on $(pwd)"
 exec ansible-test sanity --venv --python "$python" --color no
