@@ -48,7 +48,7 @@ sanity: ## ansible-test sanity on the built collection
 	@tools/sanity.sh
 
 unit: ## pytest unit tests
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/unit tests/lab/hosts
 
 molecule: ## Molecule scenarios on the lab's test-host image
 	@tools/molecule.sh

@@ -14,7 +14,7 @@ fi
 echo "molecule: building or reusing the test-host image"
 tests/lab/hosts/hostsctl image
 # The lab's podman settings for this machine's quirks (only when detected).
-eval "$(tests/lab/hosts/hostsctl podman-env)"
+while read -r setting; do [ -n "$setting" ] && export "${setting?}"; done < <(tests/lab/hosts/hostsctl env)
 for scenario in "${scenarios[@]}"; do
     echo "molecule: molecule test -s $scenario"
     molecule test -s "$scenario"
