@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.ndu.dataplane.plugins.module_utils import rolling, rolling_report
+from ansible_collections.ndu.dataplane.plugins.module_utils import rolling
+from ansible_collections.ndu.dataplane.plugins.module_utils import rolling_report as report_logic
 
 
 def _dict(value: Any, what: str) -> dict[str, Any]:
@@ -38,12 +39,12 @@ def rolling_report(records: Any, the_plan: Any, meta: Any) -> dict[str, Any]:
     """The JSON report from the per-host records and the plan."""
     if not isinstance(records, list):
         raise AnsibleFilterError(f"Failed to build the report: records must be a list, got {type(records).__name__}")
-    return rolling_report.build_report([r for r in records if r], _dict(the_plan, "build the report"), _dict(meta, "build the report"))
+    return report_logic.build_report([r for r in records if r], _dict(the_plan, "build the report"), _dict(meta, "build the report"))
 
 
 def rolling_summary(report: Any) -> list[str]:
     """The human summary of a report."""
-    return rolling_report.summary_lines(_dict(report, "summarise the report"))
+    return report_logic.summary_lines(_dict(report, "summarise the report"))
 
 
 class FilterModule:

@@ -161,8 +161,8 @@ def host_action(facts: dict[str, Any], migrate_back: bool) -> tuple[str, list[st
     if resume:
         return "resume", resume
     if packages.get("upgrade_needed"):
-        changes = packages.get("changes") or {}
-        return "roll", [", ".join(f"{name} {c['from']} -> {c['to']}" for name, c in sorted(changes.items()))]
+        target = sorted({c["to"] for c in (packages.get("changes") or {}).values()})
+        return "roll", [f"Open vSwitch changes to {', '.join(target)}"]
     target = sorted(set((packages.get("target") or {}).values()))
     state = "enabled" if service.get("status") == "enabled" else f"disabled by someone else ({service.get('disabled_reason')})"
     return "skip", [f"already at {', '.join(target) or 'the target'} and nova-compute is {state}: nothing to do"]
@@ -184,6 +184,9 @@ def plan(facts_list: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, 
             strategy, why = choose_strategy(params["strategy"], facts, mode, params.get("reboot_force", False))
         except ValueError as err:
             errors.append(str(err))
+            continue
+        if strategy == "evacuate" and action != "skip" and facts.get("evacuate_error"):
+            errors.append(f"{name} cannot be evacuated: {facts['evacuate_error']}")
             continue
         hosts[name] = {
             "nova_host": facts.get("nova_host", name), "action": action, "reasons": reasons,

@@ -136,15 +136,20 @@ def _host_line(h: dict[str, Any]) -> str:
         rb = h["rollback"]
         line += f"\n    rollback {'ok' if rb.get('ok') else 'FAILED'}: {rb.get('summary')}"
     cs = h.get("compute_service") or {}
-    if cs.get("status") == "disabled":
-        line += f"\n    nova-compute left DISABLED: {cs.get('disabled_reason')}"
+    if cs.get("status") == "disabled" and cs.get("left_disabled_because"):
+        line += f"\n    nova-compute left DISABLED: {cs['left_disabled_because']}"
+    elif cs.get("status") == "disabled":
+        line += f"\n    nova-compute stays disabled, as someone else left it ({cs.get('disabled_reason')})"
     return line
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """The human summary of a report."""
     t = report["totals"]
-    if report["result"] == "nothing_to_do":
+    if report["result"] == "planned":
+        head = (f"Check mode, nothing was changed: {sum(1 for h in report['hosts'].values() if h['status'] == 'not_reached')} "
+                f"host(s) would roll in {len(report['batches'])} batch(es), {t['skipped']} skipped.")
+    elif report["result"] == "nothing_to_do":
         head = f"Nothing to do: all {t['hosts']} host(s) are already upgraded and enabled."
     else:
         head = (f"Roll {report['result'].upper()}: {t['rolled']} rolled, {t['skipped']} skipped, {t['rolled_back']} rolled back, "

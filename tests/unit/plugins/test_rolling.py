@@ -158,3 +158,10 @@ def test_plan_lines_name_batches_hosts_instances_and_packages():
     assert "ovs 1 -> 2" in text and "switch-over flow_preserving" in text
     assert "instance web (c1-i1) -> scheduler: c2, c3" in text
     assert "Skip c2: already at 2" in text
+
+
+def test_plan_refuses_a_host_that_cannot_be_evacuated():
+    with pytest.raises(ValueError, match="c1 cannot be evacuated: no host"):
+        rolling.plan([facts("c1", evacuate_error="no host")], PARAMS)
+    the_plan = rolling.plan([facts("c1", evacuate_error="no host", **DONE)], PARAMS)
+    assert the_plan["hosts"]["c1"]["action"] == "skip"

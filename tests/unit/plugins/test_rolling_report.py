@@ -63,7 +63,7 @@ def test_report_of_a_stopped_roll():
 
 def test_unsafe_host_says_it_stays_disabled():
     rec = record("c1", status="unsafe", rollback={"ok": False, "summary": "apt failed"}, failure={"step": "ovs_reload", "msg": "x"},
-                 compute_service={"status": "disabled", "disabled_reason": "[ndu.dataplane] roll"})
+                 compute_service={"status": "disabled", "disabled_reason": "[ndu.dataplane] roll", "left_disabled_because": "unsafe: apt failed"})
     text = "\n".join(rolling_report.summary_lines(rolling_report.build_report([rec], PLAN, {})))
     assert "rollback FAILED: apt failed" in text and "nova-compute left DISABLED" in text
 
@@ -89,3 +89,14 @@ def test_plan_filter_turns_value_error_into_filter_error():
     f = {"host": "c1", "reboot_reasons": ["r"], "packages": {"upgrade_needed": True, "changes": {}}}
     with pytest.raises(AnsibleFilterError, match="in_place is not safe"):
         FILTERS["rolling_plan"]([f], {"strategy": "in_place", "serial": 1})
+
+
+def test_check_mode_summary_says_nothing_changed():
+    lines = rolling_report.summary_lines(rolling_report.build_report([], PLAN, {"check_mode": True}))
+    assert lines[0] == "Check mode, nothing was changed: 2 host(s) would roll in 2 batch(es), 1 skipped."
+
+
+def test_service_disabled_by_someone_else_is_named_as_such():
+    rec = record("c1", compute_service={"status": "disabled", "disabled_reason": "hw repair", "ours": False, "left_disabled_because": None})
+    text = "\n".join(rolling_report.summary_lines(rolling_report.build_report([rec], PLAN, {})))
+    assert "stays disabled, as someone else left it (hw repair)" in text and "DISABLED" not in text

@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Bad input stops the roll before anything changes; --check prints the plan and changes nothing."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rollhelpers import LAB1, boot, host_state, roll, servers, services
+
+
+def snapshot(conn: Any, hosts: tuple[str, ...]) -> dict[str, Any]:
+    return {"services": {h: {k: v for k, v in s.items() if k != "state"} for h, s in services(conn).items()},
+            "servers": servers(conn), "hosts": {h: host_state(h) for h in hosts}}
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ({"ndu_strategy": "yolo"}, "ndu_strategy 'yolo' is unknown"),
+    ({"ndu_serial": 0}, "must be at least 1"),
+    ({"ndu_serial": ""}, "ndu_serial is empty"),
+    ({"ndu_serial": []}, "ndu_serial is empty"),
+    ({"ndu_hosts": "no_such_group"}, "matches no host in the inventory"),
+    ({"ndu_max_fail_percentage": 150}, "from 0 to 100"),
+])
+def test_bad_input_fails_before_anything_changes(lab: Any, clean_lab: Any, report: Path, extra: dict, needle: str) -> None:
+    before = snapshot(clean_lab, lab.computes)
+    run = roll(lab, report, ndu_target_version=LAB1, **extra)
+    assert run.rc != 0, run.out[-3000:]
+    assert needle in run.out and "nothing was changed" in run.out, run.out[-3000:]
+    assert "Read every host and plan the roll" not in run.out, "the roll went past the input check"
+    assert snapshot(clean_lab, lab.computes) == before
+    assert run.report is None
+
+
+def test_host_unknown_to_nova_fails_before_anything_changes(lab: Any, clean_lab: Any, report: Path, tmp_path: Path) -> None:
+    ghost = tmp_path / "ghost.yml"
+    ghost.write_text("all:\n  children:\n    computes:\n      hosts:\n        ghost1:\n          ndu_nova_host: ghost-compute\n")
+    before = snapshot(clean_lab, lab.computes)
+    run = roll(lab, report, inventories=(ghost,), ndu_target_version=LAB1)
+    assert run.rc != 0
+    assert "Nova has no nova-compute service for ghost1 (Nova host 'ghost-compute')" in run.out, run.out[-3000:]
+    assert snapshot(clean_lab, lab.computes) == before
+
+
+def test_unknown_version_fails_before_anything_changes(lab: Any, clean_lab: Any, report: Path) -> None:
+    before = snapshot(clean_lab, lab.computes)
+    run = roll(lab, report, ndu_target_version="9.9.9-nope")
+    assert run.rc != 0 and "9.9.9-nope" in run.out, run.out[-3000:]
+    assert "Roll the hosts batch by batch" not in run.out
+    assert snapshot(clean_lab, lab.computes) == before
+
+
+def test_check_mode_prints_the_plan_and_changes_nothing(lab: Any, clean_lab: Any, report: Path) -> None:
+    ids = boot(clean_lab, lab.computes, 1)
+    before = snapshot(clean_lab, lab.computes)
+    run = roll(lab, report, check=True, ndu_target_version=LAB1)
+    assert run.rc == 0, run.out[-4000:]
+    assert "Plan (check mode: nothing will change): 3 of 3 host(s) to roll in 2 batch(es), 3 instance(s) to move." in run.out
+    assert "Batch 1/2: compute1" in run.out and "Batch 2/2: compute2, compute3" in run.out
+    assert f"openvswitch-switch 3.1.0-2+deb12u1 -> {LAB1}" in run.out
+    assert "switch-over flow_preserving" in run.out
+    assert "-> scheduler: compute2, compute3" in run.out  # compute1's instance and where it may go
+    for server_id in ids:
+        assert server_id in run.out
+    assert "Roll the hosts batch by batch" in run.out and "skipping: no hosts matched" in run.out
+    assert snapshot(clean_lab, lab.computes) == before
+    assert run.report is None  # check mode writes no file either

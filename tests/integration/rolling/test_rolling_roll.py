@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The rolling upgrade on the lab: a full roll with instances, its no-op re-run, and a broken canary rolled back."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rollhelpers import BROKEN, LAB1, ORIGINAL, boot, host_state, roll, servers, services
+
+
+def test_full_roll_with_instances(lab: Any, clean_lab: Any, report: Path) -> None:
+    ids = boot(clean_lab, lab.computes, 2)
+    flows_before = {h: host_state(h)["flows"] for h in lab.computes}
+    run = roll(lab, report, ndu_target_version=LAB1, ndu_probe=True, ndu_probe_dest="{{ ndu_lab_workloads[1].ip }}")
+    assert run.rc == 0, run.out[-6000:]
+
+    # Hosts, read back with plain commands: new packages, a new daemon on the installed binary, the same flows.
+    for host in lab.computes:
+        state = host_state(host)
+        assert set(state["versions"].values()) == {LAB1}, (host, state)
+        assert state["vswitchd_exe"] == "/usr/sbin/ovs-vswitchd", (host, state)
+        assert not state["policy_rc_d"], f"policy-rc.d left on {host}"
+        assert state["dataplane_ok"] and state["flows"] == flows_before[host], host
+    # Cloud: every compute enabled, the same instances, all ACTIVE, no origin record left behind by default.
+    assert all(s["status"] == "enabled" for h, s in services(clean_lab).items() if h in lab.computes)
+    now = servers(clean_lab)
+    assert sorted(now) == sorted(ids)
+    assert {s["status"] for s in now.values()} == {"ACTIVE"}
+
+    # The report: every host rolled with its timeline, moves, versions, switch-over, flows and probe.
+    data = run.report
+    assert data["schema"] == "ndu.dataplane/rolling-report/v1" and data["result"] == "succeeded"
+    assert data["batches"] == [["compute1"], ["compute2", "compute3"]]
+    assert data["totals"]["rolled"] == 3 and data["totals"]["instances_moved"] == 6
+    for host in lab.computes:
+        entry = data["hosts"][host]
+        assert entry["status"] == "rolled" and entry["strategy"] == "evacuate"
+        steps = [s["step"] for s in entry["timeline"]]
+        assert steps == ["preflight", "drain", "live_migrate", "flow_snapshot", "ovs_upgrade", "ovs_reload", "flow_verify",
+                         "reboot", "undrain"], steps
+        assert all(s["seconds"] is not None and s["seconds"] >= 0 for s in entry["timeline"])
+        assert {i["from"] for i in entry["instances_moved"]} == {host}
+        assert all(i["status"] == "moved" and i["to"] != host and i["seconds"] > 0 for i in entry["instances_moved"])
+        assert set(entry["packages"]["before"].values()) == {ORIGINAL} and set(entry["packages"]["after"].values()) == {LAB1}
+        sw = entry["switchover"]
+        assert sw["mode"] == "flow_preserving" and sw["pid_before"] != sw["pid_after"]
+        assert entry["flow_verify"]["ok"] is True
+        assert entry["probe"]["sent"] > 0 and entry["probe"]["lost"] >= 0
+        assert entry["compute_service"]["status"] == "enabled" and entry["rollback"] is None
+    assert "Roll SUCCEEDED: 3 rolled" in run.out
+
+    # A second run changes nothing, says so and is quick.
+    again = roll(lab, report, ndu_target_version=LAB1)
+    assert again.rc == 0, again.out[-4000:]
+    assert again.report["result"] == "nothing_to_do"
+    assert "Nothing to do: all 3 host(s) are already upgraded and enabled." in again.out
+    assert "changed=0" in again.out.split("PLAY RECAP")[-1].replace(" ", "") or "changed=0" in again.out
+    assert servers(clean_lab) == now
+    print(f"full roll {run.seconds:.0f} s; no-op re-run {again.seconds:.0f} s")
+
+
+def test_broken_canary_is_rolled_back_and_stops_the_roll(lab: Any, clean_lab: Any, report: Path) -> None:
+    ids = boot(clean_lab, lab.computes, 1)
+    before = {h: host_state(h) for h in lab.computes}
+    run = roll(lab, report, ndu_target_version=BROKEN)
+    assert run.rc != 0, run.out[-6000:]
+    canary, others = lab.computes[0], lab.computes[1:]
+
+    state = host_state(canary)
+    assert set(state["versions"].values()) == {ORIGINAL}, state
+    assert state["vswitchd_exe"] == "/usr/sbin/ovs-vswitchd" and state["vswitchd_pid"], state
+    assert state["flows"] == before[canary]["flows"] and state["dataplane_ok"]
+    assert not state["policy_rc_d"]
+    for host in others:
+        assert host_state(host) == before[host], f"{host} was touched"
+    assert all(s["status"] == "enabled" for h, s in services(clean_lab).items() if h in lab.computes)
+    now = servers(clean_lab)
+    assert sorted(now) == sorted(ids) and {s["status"] for s in now.values()} == {"ACTIVE"}
+
+    data = run.report
+    assert data["result"] == "failed"
+    entry = data["hosts"][canary]
+    assert entry["status"] == "rolled_back"
+    assert entry["failure"]["step"] == "ovs_reload"
+    assert entry["rollback"]["ok"] is True and set(entry["rollback"]["versions"].values()) == {ORIGINAL}
+    assert [s["step"] for s in entry["timeline"]][-1] == "rollback"
+    assert all(data["hosts"][h]["status"] == "not_reached" for h in others)
+    assert f"{canary} did not roll (rolled back) at step ovs_reload" in run.out
