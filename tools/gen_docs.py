@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,10 +36,18 @@ def _cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+_MARKUP = re.compile(r"\b([CMOVRPEI])\(([^()]*)\)")
+
+
+def _markup(text: str) -> str:
+    """Ansible doc markup (C(), M(), O(), V(), I(), ...) as Markdown."""
+    return _MARKUP.sub(lambda m: f"*{m.group(2)}*" if m.group(1) == "I" else f"`{m.group(2)}`", text)
+
+
 def _desc(value) -> str:
     if isinstance(value, list):
-        return " ".join(str(v) for v in value)
-    return str(value or "")
+        value = " ".join(str(v) for v in value)
+    return _markup(str(value or ""))
 
 
 def _default(option: dict) -> str:
@@ -89,16 +98,24 @@ def role_doc(role: Path) -> str:
 
 def plugin_docs() -> dict[str, dict]:
     """Return {'<type>_<name>': ansible-doc json} for every plugin in the tree."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     found: dict[str, list[str]] = {}
     for directory, doc_type in PLUGIN_TYPES.items():
+        if not any(p.name != "__init__.py" for p in (REPO / "plugins" / directory).glob("*.py")):
+            continue
+        if doc_type in ("filter", "test"):
+            # One file holds several filters, each documented by its own sidecar YAML.
+            proc = subprocess.run(["ansible-doc", "--json", "-l", "-t", doc_type, "ndu.dataplane"], cwd=REPO, env=env,
+                                  capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                sys.exit(f"gen_docs: ansible-doc -l -t {doc_type} failed: {proc.stderr.strip()}")
+            found[doc_type] = sorted(json.loads(proc.stdout))
+            continue
         for path in sorted((REPO / "plugins" / directory).glob("*.py")):
             if path.name != "__init__.py":
                 found.setdefault(doc_type, []).append(f"ndu.dataplane.{path.stem}")
     result: dict[str, dict] = {}
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     for doc_type, names in found.items():
-        if doc_type == "filter":
-            continue  # filter plugins document themselves per function; listed by name only
         proc = subprocess.run(["ansible-doc", "--json", "-t", doc_type, *names], cwd=REPO, env=env,
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
