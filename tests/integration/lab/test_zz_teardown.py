@@ -29,6 +29,15 @@ def _labctl(*args: str, user: str | None = None, timeout: float = 600) -> subpro
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def _running(pid: int) -> bool:
+    """The PID exists and is not a zombie waiting for init to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _listening(port: int) -> str:
     return subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True,
                           check=False).stdout.strip()
@@ -58,7 +67,7 @@ def test_down_leaves_nothing_behind(lab: Any) -> None:
     assert down.returncode == 0, down.stdout + down.stderr
 
     assert not lab_dir.exists(), f"{lab_dir} is still there"
-    alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+    alive = [pid for pid in pids if _running(pid)]
     assert not alive, f"lab processes still running: {alive}"
     assert not [p for p in LAB_PORTS if _listening(p)], "a lab port is still listening"
     assert _lab_containers() == [], "test-host containers are left"
