@@ -67,6 +67,10 @@ lab-down: ## Remove everything the lab started (caches are kept)
 lab-status: ## Show the lab's health
 	$(PY) tests/lab/labctl.py status
 
+.PHONY: bench
+bench: setup ## Run the benchmarks on the lab (bench/)
+	$(PY) bench/run.py
+
 # ---- collection ------------------------------------------------------------
 .PHONY: build docs changelog demo clean
 build: setup ## Build ndu-dataplane-$(VERSION).tar.gz into build/

@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: Apache-2.0
+"""P3 orchestration overhead: what a full roll of the lab's hosts costs per host beyond migrations and reboots.
+
+    .venv/bin/python bench/p3_overhead.py [--rounds 5] [--servers-per-host 1] [--duration 2]
+
+Boots --servers-per-host servers on every compute (each live migration takes --duration s in the lab driver),
+then per round, with the lab lock held: resets every host to the original Open vSwitch packages (as P1 does) and
+runs `ndu.dataplane.rolling_upgrade` to the +lab1 packages with its defaults (batches [1, 2, '25%'], evacuate).
+From the roll's JSON report (docs/report-schema.md), per host:
+
+    overhead = host seconds - time in migrations - time in reboots
+
+where time in migrations is the smaller of the live_migrate step and the sum of the host's moved instances'
+seconds (they may overlap), and time in reboots the reboot step when the host really rebooted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from common import (DROPIN, LAB1, exit_cleanly_on_term, fmt, header, lab_lock, loadavg, log, machine, md_table, now,
+                    playbook, reset, sh, stats, wait_quiet, write_results)
+from p2_drain import PREFIX, Cloud, set_behaviour
+
+NAME = "p3_overhead"
+STATE_FILES = ("/var/lib/ndu-dataplane/rolling-state.json", "/var/lib/ndu-dataplane/rolling-last.json")
+LAB_VARS = {"ndu_reboot_boot_time_command": "cut -d' ' -f22 /proc/1/stat"}
+STEPS = ("preflight", "drain", "live_migrate", "flow_snapshot", "ovs_upgrade", "ovs_reload", "flow_verify", "reboot", "undrain")
+
+
+def overhead(entry: dict[str, Any]) -> dict[str, Any]:
+    """One host of the report: wall, migrations, reboots, overhead and seconds per step."""
+    steps = {t["step"]: t["seconds"] or 0.0 for t in entry.get("timeline", [])}
+    moved = sum(i["seconds"] for i in entry.get("instances_moved", []) + entry.get("instances_returned", []) if i["status"] == "moved")
+    migrations = min(moved, steps.get("live_migrate", 0.0)) if moved else 0.0
+    reboots = steps.get("reboot", 0.0) if (entry.get("reboot") or {}).get("rebooted") else 0.0
+    return {"status": entry["status"], "seconds": entry["seconds"], "migrations_s": round(migrations, 1),
+            "reboots_s": round(reboots, 1), "overhead_s": round(entry["seconds"] - migrations - reboots, 1), "steps": steps}
+
+
+def roll(report: Path) -> dict[str, Any]:
+    rc, seconds, out = playbook("ndu.dataplane.rolling_upgrade", {**LAB_VARS, "ndu_target_version": LAB1, "ndu_report_path": str(report)})
+    if rc != 0 or not report.exists():
+        raise RuntimeError(f"the roll failed (rc {rc}):\n{out[-3000:]}")
+    data = json.loads(report.read_text())
+    if data["result"] != "succeeded":
+        raise RuntimeError(f"the roll ended '{data['result']}': {json.dumps(data['totals'])}")
+    return {"playbook_s": seconds, "report_s": data["seconds"], "hosts": {h: overhead(e) for h, e in data["hosts"].items()}}
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    s = doc["summary"]
+    rows = [[h, fmt(v["seconds"]), fmt(v["migrations_s"]), fmt(v["reboots_s"]), fmt(v["overhead_s"]),
+             "met" if v["overhead_s"]["median"] <= 15 else "NOT met"] for h, v in s["hosts"].items()]
+    steps = [[step, *(fmt(s["hosts"][h]["steps"][step]) for h in s["hosts"])] for step in STEPS]
+    return (header("P3 orchestration overhead: a full roll of the lab's hosts", doc) +
+            f"\n`ndu.dataplane.rolling_upgrade` to `{LAB1}` with its defaults (batches [1, 2, '25%'], strategy evacuate, "
+            f"no probe), {doc['servers_per_host']} server(s) per host booted at the start, each live migration "
+            f"{doc['duration_s']} s in the lab driver. Whole roll: {fmt(s['roll_s'])} s (report), "
+            f"{fmt(s['playbook_s'])} s (ansible-playbook).\n\n" +
+            md_table(["host", "host wall (s)", "in migrations (s)", "in reboots (s)", "overhead (s)", "goal ≤ 15 s"], rows) +
+            "\n\nSeconds per step of the timeline:\n\n" + md_table(["step", *s["hosts"]], steps) + "\n")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--servers-per-host", type=int, default=1)
+    ap.add_argument("--duration", type=float, default=2.0)
+    args = ap.parse_args()
+    exit_cleanly_on_term()
+    cloud = Cloud()
+    hosts = sorted(s["host"] for s in cloud.api("get", "/os-services?binary=nova-compute", mv="2.53")["services"])
+    doc: dict[str, Any] = {"benchmark": NAME, "machine": machine(), "started": now(), "load_start": loadavg(),
+                           "rounds": args.rounds, "servers_per_host": args.servers_per_host, "duration_s": args.duration,
+                           "others_running": wait_quiet(180), "round_results": []}
+    found = {h: {"dropin": sh(h, "test", "-e", DROPIN, check=False).returncode == 0,
+                 "state": [f for f in STATE_FILES if sh(h, "test", "-e", f, check=False).returncode == 0]} for h in hosts}
+    disabled_before = cloud.disabled_by_rolls()
+    names = [f"{PREFIX}roll-{h}-{n}" for h in hosts for n in range(args.servers_per_host)]
+    set_behaviour(names, args.duration)
+    try:
+        with lab_lock():
+            for h in hosts:
+                cloud.boot(h, args.servers_per_host, f"{PREFIX}roll-{h}-")
+        for n in range(args.rounds):
+            busy = wait_quiet(60)
+            with lab_lock() as waited, tempfile.TemporaryDirectory() as tmp:
+                log(f"P3 round {n + 1}/{args.rounds} (waited {waited:.0f} s for the lab lock)")
+                for h in hosts:
+                    reset(h, found[h]["dropin"])
+                    sh(h, "rm", "-f", *(f for f in STATE_FILES if f not in found[h]["state"]))
+                result = roll(Path(tmp) / "report.json")
+            log("  " + ", ".join(f"{h} {v['overhead_s']} s" for h, v in result["hosts"].items()))
+            doc["round_results"].append({**result, "lock_wait_s": round(waited, 1), "others_running": busy})
+    finally:
+        with lab_lock():
+            for host, service_id in cloud.disabled_by_rolls().items():
+                if host not in disabled_before:
+                    log(f"enabling nova-compute on {host}, left disabled by a failed roll")
+                    cloud.enable(service_id)
+            cloud.delete_mine()
+            set_behaviour([], None)
+            for h in hosts:
+                reset(h, found[h]["dropin"])
+                sh(h, "rm", "-f", *(f for f in STATE_FILES if f not in found[h]["state"]))
+    rounds = doc["round_results"]
+    doc["summary"] = {
+        "roll_s": stats([r["report_s"] for r in rounds]), "playbook_s": stats([r["playbook_s"] for r in rounds]),
+        "hosts": {h: {key: stats([r["hosts"][h][key] for r in rounds]) for key in ("seconds", "migrations_s", "reboots_s", "overhead_s")}
+                  | {"steps": {step: stats([r["hosts"][h]["steps"].get(step) for r in rounds]) for step in STEPS}} for h in hosts},
+    }
+    doc.update(finished=now(), load_end=loadavg())
+    path = write_results(NAME, doc, markdown(doc))
+    print(path.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
