@@ -206,3 +206,30 @@ def test_on_start_and_on_moved_hooks(cloud):
     Evacuator(cloud, options, ["compute2"], on_start=lambda i: seen.append(("start", i.name)),
               on_moved=lambda i, dest: seen.append(("moved", i.name, dest)), clock=cloud.clock, sleep=cloud.sleep).run(the_plan)
     assert seen[0] == ("start", "vm") and seen[1][:2] == ("moved", "vm")
+
+
+def test_api_error_mid_flight_fails_only_that_instance(cloud, monkeypatch):
+    from ansible_collections.ndu.dataplane.plugins.module_utils.nova_api import ApiError
+
+    cloud.add_server("a", "compute1")
+    cloud.add_server("b", "compute1")
+    real = cloud.newest_migration
+
+    def flaky(server_id):
+        if server_id == "a-uuid" and cloud.now > 1003:
+            raise ApiError(500, "database went away", "GET /os-migrations")
+        return real(server_id)
+    monkeypatch.setattr(cloud, "newest_migration", flaky)
+    evac, records = run(cloud, concurrency=2)
+    assert records["a"].status == "failed" and "database went away" in records["a"].message
+    assert records["b"].status == "moved"
+    assert evac.halted and "'a' failed" in evac.halted
+
+
+def test_async_no_valid_host_names_nova_reason_and_requested_host(cloud):
+    cloud.service_map["compute3"]["status"] = "disabled"
+    cloud.add_server("vm", "compute1")
+    _, records = run(cloud, target="compute3", candidates=["compute3"], retries=1)
+    message = records["vm"].message
+    assert records["vm"].status == "failed" and records["vm"].attempts == 1
+    assert "to compute3 ended 'error': No valid host was found." in message and "no other host left to retry on" in message
