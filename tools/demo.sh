@@ -35,12 +35,15 @@ mkdir -p "$out" "$top/build/collections/ansible_collections/ndu"
 ln -sfn "$top" "$top/build/collections/ansible_collections/ndu/dataplane"
 
 say "Lab"
-if ! python tests/lab/labctl.py status >"$out/lab-status.txt" 2>&1; then
-    echo "The lab is not up (or not healthy): starting it (a few minutes the first time)."
-    python tests/lab/labctl.py up
-else
-    echo "The lab is up and healthy."
-fi
+touch "$lock"
+# Under the lab lock, in one go: never judge or start the lab while a test or another roll holds it.
+flock "$lock" bash -c "
+    if python tests/lab/labctl.py status >'$out/lab-status.txt' 2>&1; then
+        echo 'The lab is up and healthy.'
+    else
+        echo 'The lab is not up (or not healthy): starting it (a few minutes the first time).'
+        python tests/lab/labctl.py up
+    fi"
 # shellcheck disable=SC1091
 . "$NDU_LAB_DIR/lab.env"
 
@@ -105,7 +108,6 @@ VARS
     flock "$lock" ansible-playbook -i "$NDU_LAB_INVENTORY" ndu.dataplane.rolling_upgrade -e "@$out/vars.yml"
 }
 
-touch "$lock"
 if [ "$mode" = --reset ]; then
     say "Deleting the demo servers"
     flock "$lock" bash -c "$(declare -f servers); per_host=$per_host servers delete"
