@@ -158,14 +158,16 @@ def host_action(facts: dict[str, Any], migrate_back: bool) -> tuple[str, list[st
         resume.append("ovs-vswitchd still runs a replaced binary")
     if migrate_back and facts.get("origin_elsewhere"):
         resume.append(f"{len(facts['origin_elsewhere'])} instance(s) moved off it are not back")
-    if resume:
+    only_record = resume and len(resume) == 1 and facts.get("state") and not packages.get("upgrade_needed")
+    if resume and not only_record:
         return "resume", resume
     if packages.get("upgrade_needed"):
         target = sorted({c["to"] for c in (packages.get("changes") or {}).values()})
         return "roll", [f"Open vSwitch changes to {', '.join(target)}"]
     target = sorted(set((packages.get("target") or {}).values()))
     state = "enabled" if service.get("status") == "enabled" else f"disabled by someone else ({service.get('disabled_reason')})"
-    return "skip", [f"already at {', '.join(target) or 'the target'} and nova-compute is {state}: nothing to do"]
+    left = "; the record an interrupted run left on it is removed" if only_record else ""
+    return "skip", [f"already at {', '.join(target) or 'the target'} and nova-compute is {state}: nothing to do{left}"]
 
 
 def plan(facts_list: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:

@@ -104,7 +104,6 @@ def test_done_host_is_skipped():
 
 @pytest.mark.parametrize("over,needle", [
     ({"service": {"status": "disabled", "ours": True, "disabled_reason": "[ndu.dataplane] x"}}, "disabled by us"),
-    ({"state": {"target_version": "2", "started": 5}}, "did not finish"),
     ({"policy_left": True}, "policy-rc.d"),
     ({"switchover_needed": True}, "replaced binary"),
 ])
@@ -165,3 +164,10 @@ def test_plan_refuses_a_host_that_cannot_be_evacuated():
         rolling.plan([facts("c1", evacuate_error="no host")], PARAMS)
     the_plan = rolling.plan([facts("c1", evacuate_error="no host", **DONE)], PARAMS)
     assert the_plan["hosts"]["c1"]["action"] == "skip"
+
+
+def test_finished_host_with_a_left_record_is_skipped_and_the_record_named():
+    action, reasons = rolling.host_action(facts("c1", **DONE, state={"target_version": "2", "started": 1}), migrate_back=False)
+    assert action == "skip" and "record an interrupted run left on it is removed" in reasons[0]
+    action, _ = rolling.host_action(facts("c1", state={"target_version": "2", "started": 1}), migrate_back=False)
+    assert action == "resume"
