@@ -333,7 +333,13 @@ def cmd_up(settings: Settings) -> int:
     if settings.with_hosts:
         services.write_compute_configs(settings)
         say(f"starting {settings.computes} test hosts (hostsctl up)")
-        hostsctl(settings, "up", "--computes", str(settings.computes), timeout=1500)
+        try:
+            hostsctl(settings, "up", "--computes", str(settings.computes), timeout=1500)
+        except LabError as exc:
+            # hostsctl up is idempotent; one retry absorbs a transient probe
+            # loss while a fresh host's flows settle on a loaded machine.
+            say(f"hostsctl up failed once, retrying: {exc}")
+            hostsctl(settings, "up", "--computes", str(settings.computes), timeout=1500)
     report = wait_healthy(settings, venv, timeout=600)
     say("the lab is healthy")
     print_summary(settings, report)

@@ -207,6 +207,8 @@ def run(
         with open(log, "a") as fh:
             fh.write(f"$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}\n")
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        raise LabError(f"Failed to {what}: exit {proc.returncode}: " + " | ".join(tail))
+        lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines()
+                 if "eventlet" not in line.lower() and "framework." not in line and line.strip()]
+        where = f" (full output in {log})" if log is not None else ""
+        raise LabError(f"Failed to {what}: exit {proc.returncode}: " + " | ".join(lines[-5:]) + where)
     return proc.stdout
