@@ -133,12 +133,12 @@ def main() -> int:
                            "probe": f"UDP 1000 pkt/s each way, {args.peer}/vm1 ⇄ {args.host}/vm1 (roles/flow_verify/files/ndu_udp_probe.py)",
                            "others_running": wait_quiet(60), "round_results": []}
     had_dropin = sh(args.host, "test", "-e", DROPIN, check=False).returncode == 0
-    probe.install([args.host, args.peer])
     try:
         for n in range(args.rounds):
             busy = wait_quiet(30)
             with lab_lock() as waited:
                 log(f"P1 round {n + 1}/{args.rounds} (waited {waited:.0f} s for the lab lock)")
+                probe.install([args.host, args.peer])  # again each round: a host may have been recreated meanwhile
                 order = ("naive", "collection") if n % 2 == 0 else ("collection", "naive")
                 result: dict[str, Any] = {"round": n + 1, "order": order, "lock_wait_s": round(waited, 1), "others_running": busy}
                 for path in order:

@@ -122,8 +122,32 @@ class Cloud:
     def enable(self, service_id: str) -> None:
         self.api("put", f"/os-services/{service_id}", {"status": "enabled"}, mv="2.53")
 
-    def foreign_on(self, host: str) -> list[str]:
-        return [s["name"] for s in self.servers() if s["host"] == host and not s["name"].startswith(PREFIX)]
+    def foreign_on(self, host: str | None = None) -> list[str]:
+        """Other jobs' servers (on one host, or anywhere)."""
+        return [s["name"] for s in self.servers() if host in (None, s["host"]) and not s["name"].startswith(PREFIX)]
+
+    def free_host(self, preferred: str) -> str | None:
+        """An enabled, up compute holding no other job's server (host_evacuate would move those too)."""
+        up = [s["host"] for s in self.api("get", "/os-services?binary=nova-compute", mv="2.53")["services"]
+              if s["status"] == "enabled" and s["state"] == "up"]
+        busy = {s["host"] for s in self.servers() if not s["name"].startswith(PREFIX)}
+        free = [h for h in sorted(up, key=lambda h: h != preferred) if h not in busy]
+        return free[0] if free and len(up) > 1 else None
+
+
+def with_free_host(cloud: Cloud, preferred: str, what: str, work: Callable[[str, float, list[str]], Any], tries: int = 40) -> Any:
+    """Run work(host, lock_wait_s, others_running) under the lab lock on a host without other jobs' servers;
+    while there is none, wait with the lock released (30 s at a time)."""
+    for _attempt in range(tries):
+        busy = wait_quiet(30)
+        with lab_lock() as waited:
+            host = cloud.free_host(preferred)
+            if host:
+                log(f"{what} on {host} (waited {waited:.0f} s for the lab lock)")
+                return work(host, waited, busy)
+        log(f"{what}: every compute holds other jobs' servers; waiting 30 s with the lab lock released")
+        time.sleep(30)
+    raise RuntimeError(f"{what}: no compute host was free of other jobs' servers for {tries * 30 // 60} min")
 
 
 def serial(cli: Path, servers: list[dict[str, Any]]) -> dict[str, Any]:
@@ -156,11 +180,16 @@ def run_round(cloud: Cloud, cli: Path, host: str, servers: list[dict[str, Any]],
     names = {s["name"] for s in servers}
     variants: list[str | int] = ["serial", *CONCURRENCY]
     variants = variants[n % len(variants):] + variants[:n % len(variants)]  # rotate the order round by round
-    result: dict[str, Any] = {"order": variants}
+    result: dict[str, Any] = {"host": host, "order": variants}
     for variant in variants:
-        cloud.wait(f"{host} to hold only bench servers (found {cloud.foreign_on(host)})", lambda: not cloud.foreign_on(host), 600)
         cloud.gather(host, names)
-        result[str(variant)] = serial(cli, servers) if variant == "serial" else evacuate(host, int(variant))
+        if variant == "serial":
+            result["serial"] = serial(cli, servers)
+            left = [s["name"] for s in cloud.servers() if s["name"] in names and s["host"] == host]
+            if left:
+                raise RuntimeError(f"the serial loop left servers on {host}: {left}")
+        else:
+            result[str(variant)] = evacuate(host, int(variant))
         log(f"    {variant}: {result[str(variant)]['wall_s']} s")
     cloud.gather(host, names)
     return result
@@ -186,7 +215,8 @@ def summarise(k: int, rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 def markdown(doc: dict[str, Any]) -> str:
     parts = [header("P2 drain: emptying one host, host_evacuate vs a serial CLI loop", doc),
-             f"\nSource host `{doc['host']}`; every live migration set to {doc['duration_s']} s in the lab driver. "
+             f"\nSource host {', '.join(f'`{h}`' for h in doc['hosts_used'])} (a compute without other jobs' servers, "
+             f"`{doc['host']}` preferred); every live migration set to {doc['duration_s']} s in the lab driver. "
              f"One migration = median per-instance time of host_evacuate at c=1 in the same round; "
              f"limit = ceil(K/c) × one migration. Goals: speed-up ≥ 0.8 × min(K, c), wall ≤ 1.25 × limit.\n"]
     for k, s in doc["summary"].items():
@@ -224,22 +254,19 @@ def main() -> int:
         for k in ks:
             names = [f"{PREFIX}{k}-{n}" for n in range(k)]
             set_behaviour(names, args.duration)
-            with lab_lock():
-                servers = cloud.boot(args.host, k)
+            servers = with_free_host(cloud, args.host, f"P2 K={k}: boot", lambda host, _w, _b: cloud.boot(host, k))
             doc["round_results"][str(k)] = []
             for n in range(rounds[k]):
-                busy = wait_quiet(30)
-                with lab_lock() as waited:
-                    log(f"P2 K={k} round {n + 1}/{rounds[k]} (waited {waited:.0f} s for the lab lock)")
-                    result = run_round(cloud, cli, args.host, servers, n)
-                result.update(lock_wait_s=round(waited, 1), others_running=busy)
-                doc["round_results"][str(k)].append(result)
+                def one_round(host: str, waited: float, busy: list[str], n: int = n) -> dict[str, Any]:
+                    return {**run_round(cloud, cli, host, servers, n), "lock_wait_s": round(waited, 1), "others_running": busy}
+                doc["round_results"][str(k)].append(with_free_host(cloud, args.host, f"P2 K={k} round {n + 1}/{rounds[k]}", one_round))
             doc["summary"][str(k)] = summarise(k, doc["round_results"][str(k)])
             cloud.delete_mine()
     finally:
         cloud.delete_mine()
         set_behaviour([], None)
-    doc.update(finished=now(), load_end=loadavg())
+    doc.update(finished=now(), load_end=loadavg(),
+               hosts_used=sorted({r["host"] for rs in doc["round_results"].values() for r in rs}))
     path = write_results(NAME, doc, markdown(doc))
     print(path.read_text())
     return 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -88,16 +89,27 @@ def main() -> int:
         with lab_lock():
             for h in hosts:
                 cloud.boot(h, args.servers_per_host, f"{PREFIX}roll-{h}-")
-        for n in range(args.rounds):
+        n = 0
+        deadline = time.monotonic() + 1200
+        while n < args.rounds:
             busy = wait_quiet(30)
             with lab_lock() as waited, tempfile.TemporaryDirectory() as tmp:
-                log(f"P3 round {n + 1}/{args.rounds} (waited {waited:.0f} s for the lab lock)")
-                for h in hosts:
-                    reset(h, found[h]["dropin"])
-                    sh(h, "rm", "-f", *(f for f in STATE_FILES if f not in found[h]["state"]))
-                result = roll(Path(tmp) / "report.json")
+                others = cloud.foreign_on()  # a roll moves every server; never another job's
+                if not others:
+                    log(f"P3 round {n + 1}/{args.rounds} (waited {waited:.0f} s for the lab lock)")
+                    for h in hosts:
+                        reset(h, found[h]["dropin"])
+                        sh(h, "rm", "-f", *(f for f in STATE_FILES if f not in found[h]["state"]))
+                    result = roll(Path(tmp) / "report.json")
+            if others:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"other jobs' servers stayed on the computes for 20 min: {others}")
+                log(f"P3: other jobs' servers on the computes ({len(others)}); waiting 30 s with the lab lock released")
+                time.sleep(30)
+                continue
             log("  " + ", ".join(f"{h} {v['overhead_s']} s" for h, v in result["hosts"].items()))
             doc["round_results"].append({**result, "lock_wait_s": round(waited, 1), "others_running": busy})
+            n += 1
     finally:
         with lab_lock():
             for host, service_id in cloud.disabled_by_rolls().items():
