@@ -165,7 +165,7 @@ def header(title: str, doc: dict[str, Any]) -> str:
     return (f"## {title}\n\nRun {doc['started']} → {doc['finished']} on `{m['hostname']}` ({m['cores']} cores, "
             f"{m['cpu']}, {m['mem_gib']} GiB; shared with other jobs: read ratios, not absolute times). "
             f"Load average at start {doc['load_start']}, at end {doc['load_end']}. "
-            f"{doc['rounds']} rounds; cells are median [min–max].\n")
+            f"Rounds: {doc['rounds']}; cells are median [min–max].\n")
 
 
 def now() -> str:
