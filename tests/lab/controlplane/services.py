@@ -360,7 +360,14 @@ def _sync_schemas(settings: Settings, venv: Path) -> None:
 
     def chain(steps: list[tuple[list[str], str]]) -> None:
         for argv, what in steps:
-            run(argv, what, log=slog, timeout=900)
+            try:
+                run(argv, what, log=slog, timeout=900)
+            except LabError:
+                # Every step is idempotent; one retry absorbs a transient
+                # failure on a loaded machine (seen once on a cold keystone
+                # db_sync); a second failure is reported with its log.
+                time.sleep(3)
+                run(argv, what, log=slog, timeout=900)
 
     # Three at a time: the schemas are independent, the machine has 2 cores.
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
