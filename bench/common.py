@@ -118,6 +118,19 @@ def lab_lock(timeout: int = 1800) -> Iterator[float]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def ensure_lab() -> bool:
+    """Call with the lab lock held: when another job left the lab down or unhealthy, bring it up (labctl up).
+    Returns True when it had to."""
+    labctl = [str(VENV / "bin" / "python"), str(REPO / "tests" / "lab" / "labctl.py")]
+    if subprocess.run([*labctl, "status"], capture_output=True, text=True, timeout=300, check=False).returncode == 0:
+        return False
+    log("the lab is down or unhealthy (another job's teardown?): labctl up")
+    proc = subprocess.run([*labctl, "up"], capture_output=True, text=True, timeout=1200, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"labctl up failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
+    return True
+
+
 def machine() -> dict[str, Any]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 import probe
-from common import (DROPIN, LAB1, PACKAGES, REPO, exit_cleanly_on_term, fmt, header, host_state, lab_lock, loadavg,
+from common import (DROPIN, LAB1, PACKAGES, REPO, ensure_lab, exit_cleanly_on_term, fmt, header, host_state, lab_lock, loadavg,
                     log, machine, md_table, now, playbook, reset, sh, stats, wait_quiet, write_results)
 from probe import Flow, Session
 
@@ -138,9 +138,11 @@ def main() -> int:
             busy = wait_quiet(30)
             with lab_lock() as waited:
                 log(f"P1 round {n + 1}/{args.rounds} (waited {waited:.0f} s for the lab lock)")
+                relabbed = ensure_lab()
                 probe.install([args.host, args.peer])  # again each round: a host may have been recreated meanwhile
                 order = ("naive", "collection") if n % 2 == 0 else ("collection", "naive")
-                result: dict[str, Any] = {"round": n + 1, "order": order, "lock_wait_s": round(waited, 1), "others_running": busy}
+                result: dict[str, Any] = {"round": n + 1, "order": order, "lock_wait_s": round(waited, 1), "others_running": busy,
+                                          "lab_brought_up": relabbed}
                 for path in order:
                     reset(args.host, had_dropin)
                     result[path] = (naive if path == "naive" else collection)(args.host, flows)

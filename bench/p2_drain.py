@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import openstack
 
-from common import (LAB_DIR, REPO, exit_cleanly_on_term, fmt, header, lab_env, lab_lock, loadavg, log, machine,
+from common import (LAB_DIR, REPO, ensure_lab, exit_cleanly_on_term, fmt, header, lab_env, lab_lock, loadavg, log, machine,
                     md_table, now, playbook, stats, wait_quiet, write_results)
 
 NAME = "p2_drain"
@@ -69,6 +69,9 @@ def set_behaviour(names: list[str], duration: float | None) -> None:
 
 class Cloud:
     def __init__(self) -> None:
+        self.reconnect()
+
+    def reconnect(self) -> None:
         os.environ.update(lab_env())
         self.conn = openstack.connect()
 
@@ -141,6 +144,8 @@ def with_free_host(cloud: Cloud, preferred: str, what: str, work: Callable[[str,
     for _attempt in range(tries):
         busy = wait_quiet(30)
         with lab_lock() as waited:
+            if ensure_lab():
+                cloud.reconnect()
             host = cloud.free_host(preferred)
             if host:
                 log(f"{what} on {host} (waited {waited:.0f} s for the lab lock)")
@@ -178,6 +183,11 @@ def evacuate(host: str, concurrency: int) -> dict[str, Any]:
 
 def run_round(cloud: Cloud, cli: Path, host: str, servers: list[dict[str, Any]], n: int) -> dict[str, Any]:
     names = {s["name"] for s in servers}
+    present = {s["name"]: s for s in cloud.servers() if s["name"] in names}
+    if len(present) != len(names):  # another job's teardown took the lab (and our servers) away: boot them again
+        log(f"only {len(present)} of {len(names)} bench servers left: booting them again on {host}")
+        cloud.delete_mine()
+        servers[:] = cloud.boot(host, len(names), servers[0]["name"].rsplit("-", 1)[0] + "-")
     variants: list[str | int] = ["serial", *CONCURRENCY]
     variants = variants[n % len(variants):] + variants[:n % len(variants)]  # rotate the order round by round
     result: dict[str, Any] = {"host": host, "order": variants}

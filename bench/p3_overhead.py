@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import (DROPIN, LAB1, exit_cleanly_on_term, fmt, header, lab_lock, loadavg, log, machine, md_table, now,
+from common import (DROPIN, LAB1, ensure_lab, exit_cleanly_on_term, fmt, header, lab_lock, loadavg, log, machine, md_table, now,
                     playbook, reset, sh, stats, wait_quiet, write_results)
 from p2_drain import PREFIX, Cloud, set_behaviour
 
@@ -94,6 +94,13 @@ def main() -> int:
         while n < args.rounds:
             busy = wait_quiet(30)
             with lab_lock() as waited, tempfile.TemporaryDirectory() as tmp:
+                if ensure_lab():
+                    cloud.reconnect()
+                mine = [s for s in cloud.servers() if s["name"] in names]
+                if len(mine) != len(names):  # another job's teardown took them away
+                    cloud.delete_mine()
+                    for h in hosts:
+                        cloud.boot(h, args.servers_per_host, f"{PREFIX}roll-{h}-")
                 others = cloud.foreign_on()  # a roll moves every server; never another job's
                 if not others:
                     log(f"P3 round {n + 1}/{args.rounds} (waited {waited:.0f} s for the lab lock)")
