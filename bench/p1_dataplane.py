@@ -132,7 +132,7 @@ def main() -> int:
                            "rounds": args.rounds, "host": args.host,
                            "probe": f"UDP 1000 pkt/s each way, {args.peer}/vm1 ⇄ {args.host}/vm1 (roles/flow_verify/files/ndu_udp_probe.py)",
                            "others_running": wait_quiet(60), "round_results": []}
-    had_dropin = sh(args.host, "test", "-e", DROPIN, check=False).returncode == 0
+    had_dropin: bool | None = None
     try:
         for n in range(args.rounds):
             busy = wait_quiet(30)
@@ -140,6 +140,8 @@ def main() -> int:
                 log(f"P1 round {n + 1}/{args.rounds} (waited {waited:.0f} s for the lab lock)")
                 relabbed = ensure_lab()
                 probe.install([args.host, args.peer])  # again each round: a host may have been recreated meanwhile
+                if had_dropin is None or relabbed:  # read under the lock: another job's roll may be installing it
+                    had_dropin = sh(args.host, "test", "-e", DROPIN, check=False).returncode == 0
                 order = ("naive", "collection") if n % 2 == 0 else ("collection", "naive")
                 result: dict[str, Any] = {"round": n + 1, "order": order, "lock_wait_s": round(waited, 1), "others_running": busy,
                                           "lab_brought_up": relabbed}
@@ -152,7 +154,7 @@ def main() -> int:
             doc["round_results"].append(result)
     finally:
         with lab_lock():
-            reset(args.host, had_dropin)
+            reset(args.host, bool(had_dropin))
         probe.uninstall([args.host, args.peer])
     doc.update(finished=now(), load_end=loadavg(), summary=summarise(doc["round_results"]))
     path = write_results(NAME, doc, markdown(doc))

@@ -80,8 +80,7 @@ def main() -> int:
     doc: dict[str, Any] = {"benchmark": NAME, "machine": machine(), "started": now(), "load_start": loadavg(),
                            "rounds": args.rounds, "servers_per_host": args.servers_per_host, "duration_s": args.duration,
                            "others_running": wait_quiet(60), "round_results": []}
-    found = {h: {"dropin": sh(h, "test", "-e", DROPIN, check=False).returncode == 0,
-                 "state": [f for f in STATE_FILES if sh(h, "test", "-e", f, check=False).returncode == 0]} for h in hosts}
+    found: dict[str, dict[str, Any]] = {}  # what the hosts had before the first roll, read under the lock
     disabled_before = cloud.disabled_by_rolls()
     names = [f"{PREFIX}roll-{h}-{n}" for h in hosts for n in range(args.servers_per_host)]
     set_behaviour(names, args.duration)
@@ -102,6 +101,10 @@ def main() -> int:
                     for h in hosts:
                         cloud.boot(h, args.servers_per_host, f"{PREFIX}roll-{h}-")
                 others = cloud.foreign_on()  # a roll moves every server; never another job's
+                if not found:
+                    found.update({h: {"dropin": sh(h, "test", "-e", DROPIN, check=False).returncode == 0,
+                                      "state": [f for f in STATE_FILES if sh(h, "test", "-e", f, check=False).returncode == 0]}
+                                  for h in hosts})
                 if not others:
                     log(f"P3 round {n + 1}/{args.rounds} (waited {waited:.0f} s for the lab lock)")
                     for h in hosts:
@@ -125,7 +128,7 @@ def main() -> int:
                     cloud.enable(service_id)
             cloud.delete_mine()
             set_behaviour([], None)
-            for h in hosts:
+            for h in found:  # hosts this run never rolled are left alone
                 reset(h, found[h]["dropin"])
                 sh(h, "rm", "-f", *(f for f in STATE_FILES if f not in found[h]["state"]))
     rounds = doc["round_results"]
