@@ -44,14 +44,16 @@ def overhead(entry: dict[str, Any]) -> dict[str, Any]:
             "reboots_s": round(reboots, 1), "overhead_s": round(entry["seconds"] - migrations - reboots, 1), "steps": steps}
 
 
-def roll(report: Path) -> dict[str, Any]:
-    rc, seconds, out = playbook("ndu.dataplane.rolling_upgrade", {**LAB_VARS, "ndu_target_version": LAB1, "ndu_report_path": str(report)})
+def roll(report: Path, hosts: list[str]) -> dict[str, Any]:
+    extra = {**LAB_VARS, "ndu_target_version": LAB1, "ndu_report_path": str(report), "ndu_hosts": ":".join(hosts)}
+    rc, seconds, out = playbook("ndu.dataplane.rolling_upgrade", extra)
     if rc != 0 or not report.exists():
         raise RuntimeError(f"the roll failed (rc {rc}):\n{out[-3000:]}")
     data = json.loads(report.read_text())
     if data["result"] != "succeeded":
         raise RuntimeError(f"the roll ended '{data['result']}': {json.dumps(data['totals'])}")
-    return {"playbook_s": seconds, "report_s": data["seconds"], "hosts": {h: overhead(e) for h, e in data["hosts"].items()}}
+    return {"rolled_hosts": hosts, "playbook_s": seconds, "report_s": data["seconds"],
+            "hosts": {h: overhead(e) for h, e in data["hosts"].items()}}
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -61,7 +63,8 @@ def markdown(doc: dict[str, Any]) -> str:
     steps = [[step, *(fmt(s["hosts"][h]["steps"][step]) for h in s["hosts"])] for step in STEPS]
     return (header("P3 orchestration overhead: a full roll of the lab's hosts", doc) +
             f"\n`ndu.dataplane.rolling_upgrade` to `{LAB1}` with its defaults (batches [1, 2, '25%'], strategy evacuate, "
-            f"no probe), {doc['servers_per_host']} server(s) per host booted at the start, each live migration "
+            f"no probe) on {' / '.join(f'`{x}`' for x in s['rolled_hosts'])} (the lab's computes without other jobs' servers), "
+            f"{doc['servers_per_host']} server(s) per host booted at the start, each live migration "
             f"{doc['duration_s']} s in the lab driver. Whole roll: {fmt(s['roll_s'])} s (report), "
             f"{fmt(s['playbook_s'])} s (ansible-playbook).\n\n" +
             md_table(["host", "host wall (s)", "in migrations (s)", "in reboots (s)", "overhead (s)", "goal ≤ 15 s"], rows) +
@@ -100,17 +103,20 @@ def main() -> int:
                     cloud.delete_mine()
                     for h in hosts:
                         cloud.boot(h, args.servers_per_host, f"{PREFIX}roll-{h}-")
-                others = cloud.foreign_on()  # a roll moves every server; never another job's
+                # A roll moves every server of the hosts it rolls: roll only hosts without other jobs' servers (at least 2).
+                busy_hosts = {s["host"] for s in cloud.servers() if not s["name"].startswith(PREFIX)}
+                to_roll = [h for h in hosts if h not in busy_hosts]
+                others = [] if len(to_roll) >= 2 else cloud.foreign_on()
                 if not found:
                     found.update({h: {"dropin": sh(h, "test", "-e", DROPIN, check=False).returncode == 0,
                                       "state": [f for f in STATE_FILES if sh(h, "test", "-e", f, check=False).returncode == 0]}
                                   for h in hosts})
                 if not others:
-                    log(f"P3 round {n + 1}/{args.rounds} (waited {waited:.0f} s for the lab lock)")
+                    log(f"P3 round {n + 1}/{args.rounds}: rolling {', '.join(to_roll)} (waited {waited:.0f} s for the lab lock)")
                     for h in hosts:
                         reset(h, found[h]["dropin"])
                         sh(h, "rm", "-f", *(f for f in STATE_FILES if f not in found[h]["state"]))
-                    result = roll(Path(tmp) / "report.json")
+                    result = roll(Path(tmp) / "report.json", to_roll)
             if others:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"other jobs' servers stayed on the computes for 20 min: {others}")
@@ -132,10 +138,12 @@ def main() -> int:
                 reset(h, found[h]["dropin"])
                 sh(h, "rm", "-f", *(f for f in STATE_FILES if f not in found[h]["state"]))
     rounds = doc["round_results"]
+    hosts = sorted({h for r in rounds for h in r["hosts"]})
     doc["summary"] = {
         "roll_s": stats([r["report_s"] for r in rounds]), "playbook_s": stats([r["playbook_s"] for r in rounds]),
-        "hosts": {h: {key: stats([r["hosts"][h][key] for r in rounds]) for key in ("seconds", "migrations_s", "reboots_s", "overhead_s")}
-                  | {"steps": {step: stats([r["hosts"][h]["steps"].get(step) for r in rounds]) for step in STEPS}} for h in hosts},
+        "hosts": {h: {key: stats([r["hosts"].get(h, {}).get(key) for r in rounds]) for key in ("seconds", "migrations_s", "reboots_s", "overhead_s")}
+                  | {"steps": {step: stats([r["hosts"].get(h, {}).get("steps", {}).get(step) for r in rounds]) for step in STEPS}} for h in hosts},
+        "rolled_hosts": sorted({":".join(r["rolled_hosts"]) for r in rounds}),
     }
     doc.update(finished=now(), load_end=loadavg())
     path = write_results(NAME, doc, markdown(doc))
