@@ -55,8 +55,11 @@ def playbook_argv(lab: Any, playbook: str, extra: dict[str, Any], check: bool = 
 
 
 def playbook_env(lab: Any) -> dict[str, str]:
-    return dict(podman_env(), **lab.env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                ANSIBLE_FORCE_COLOR="0", PATH=f"{VENV / 'bin'}:{os.environ.get('PATH', '')}")
+    env = podman_env()
+    env.update(lab.env)
+    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               PATH=f"{VENV / 'bin'}:{os.environ.get('PATH', '')}")
+    return env
 
 
 def roll(lab: Any, report: Path, playbook: str = "rolling_upgrade", check: bool = False, timeout: float = 900,
