@@ -18,7 +18,7 @@ def test_full_roll_with_instances(lab: Any, clean_lab: Any, report: Path) -> Non
     for host in lab.computes:
         state = host_state(host)
         assert set(state["versions"].values()) == {LAB1}, (host, state)
-        assert state["vswitchd_exe"] == "/usr/sbin/ovs-vswitchd", (host, state)
+        assert state["vswitchd_exe"].endswith("/ovs-vswitchd"), (host, state)  # the installed binary, not "(deleted)"
         assert not state["policy_rc_d"], f"policy-rc.d left on {host}"
         assert state["dataplane_ok"] and state["flows"] == flows_before[host], host
     # Cloud: every compute enabled, the same instances, all ACTIVE, no origin record left behind by default.
@@ -68,7 +68,7 @@ def test_broken_canary_is_rolled_back_and_stops_the_roll(lab: Any, clean_lab: An
 
     state = host_state(canary)
     assert set(state["versions"].values()) == {ORIGINAL}, state
-    assert state["vswitchd_exe"] == "/usr/sbin/ovs-vswitchd" and state["vswitchd_pid"], state
+    assert state["vswitchd_exe"].endswith("/ovs-vswitchd") and state["vswitchd_pid"], state
     assert state["flows"] == before[canary]["flows"] and state["dataplane_ok"]
     assert not state["policy_rc_d"]
     for host in others:
