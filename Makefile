@@ -82,7 +82,7 @@ docs: setup ## Regenerate docs/ from argument_specs and DOCUMENTATION
 changelog: ## Release: fold fragments into CHANGELOG.rst
 	antsibull-changelog release
 
-demo: ## The rolling upgrade on the lab (not built yet, see README)
+demo: ## The rolling upgrade on the lab (brings the lab up if needed)
 	@tools/demo.sh
 
 clean: ## Remove build output (not the caches, not the lab)
