@@ -11,7 +11,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from polling import wait_for  # noqa: F401  (re-exported to the tests)
 
 REPO = Path(__file__).resolve().parents[3]
 PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
@@ -126,17 +128,6 @@ def set_service(conn: Any, host: str, status: str, reason: str | None = None) ->
 def migrations(conn: Any, server_id: str) -> list[dict[str, Any]]:
     found = nova(conn, "get", f"/os-migrations?instance_uuid={server_id}&migration_type=live-migration")["migrations"]
     return sorted(found, key=lambda m: m["id"])
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
 def boot_many(conn: Any, names: list[str], host: str, image_id: str, flavor_id: str, created: list[str]) -> list[dict[str, Any]]:

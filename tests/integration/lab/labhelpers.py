@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from polling import wait_for  # noqa: F401  (re-exported to the tests)
 
 MV = "2.80"  # host= on boot (2.74), abort in any state (2.65), os-migrations filters (2.80)
 
@@ -19,17 +20,6 @@ def nova(conn: Any, method: str, url: str, body: dict[str, Any] | None = None) -
     if resp.status_code >= 400:
         raise AssertionError(f"{method.upper()} {url} -> {resp.status_code}: {resp.text[:500]}")
     return resp.json() if resp.content else None
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
 def boot_on(conn: Any, name: str, host: str, image_id: str, flavor_id: str) -> dict[str, Any]:

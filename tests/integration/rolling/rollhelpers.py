@@ -11,7 +11,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from polling import wait_for  # noqa: F401  (re-exported to the tests)
 
 REPO = Path(__file__).resolve().parents[3]
 VENV = Path(os.environ.get("NDU_VENV", REPO / ".venv"))
@@ -131,17 +133,6 @@ def servers(conn: Any) -> dict[str, dict[str, Any]]:
     return {s["id"]: {"name": s["name"], "status": s["status"], "host": s["OS-EXT-SRV-ATTR:host"],
                       "origin": s.get("metadata", {}).get("ndu:origin_host")}
             for s in found if s["name"].startswith(PREFIX)}
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: float = 2.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
 def boot(conn: Any, hosts: tuple[str, ...], per_host: int) -> list[str]:
