@@ -11,7 +11,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(TOP)/ansible.cfg
 export NDU_CACHE ?= /var/cache/ndu-dataplane
 # Set this to the stages to run, e.g. `make test STAGES="lint unit"`.
-STAGES      ?= lint sanity unit molecule integration
+STAGES      ?= lint sanity unit molecule faults-subset integration
 COLLECTION  := build/collections/ansible_collections/ndu/dataplane
 VERSION     := $(shell sed -n 's/^version: *//p' galaxy.yml)
 
@@ -34,7 +34,7 @@ collection-link: ## Make the checkout resolvable as ndu.dataplane
 setup: deps venv collection-link
 
 # ---- test stages -----------------------------------------------------------
-.PHONY: test lint sanity unit molecule integration
+.PHONY: test lint sanity unit molecule integration faults faults-subset
 test: setup ## Run every test stage in order; stop at the first failure
 	@tools/stages.sh $(STAGES)
 
@@ -55,6 +55,12 @@ molecule: ## Molecule scenarios on the lab's test-host image
 
 integration: ## Integration tests on the lab (brings it up if needed)
 	@tools/integration.sh
+
+faults: ## Fault-injection suite on the lab: every fault of issue 8, prints the table (docs/faults.md)
+	@tools/faults.sh
+
+faults-subset: ## The fault tests make test runs (tools/faults.sh --subset names them)
+	@tools/faults.sh --subset
 
 # ---- lab -------------------------------------------------------------------
 .PHONY: lab-up lab-down lab-status

@@ -5,6 +5,9 @@
     labctl up [--computes N]   idempotent; a healthy lab returns in seconds
     labctl status              readable table, also written to $NDU_LAB_DIR/status.json
     labctl down                removes everything the lab created, keeps the caches
+    labctl service stop|start|restart NAME
+                               fault injection: one control-plane process (nova-api, rabbitmq, ...)
+                               stopped by its recorded PID, started as `up` does, lab healthy again
 
 Runs as root under the dev venv (it uses openstacksdk for health checks):
 ``.venv/bin/python tests/lab/labctl.py up``. See docs/lab.md.
@@ -38,7 +41,7 @@ from controlplane import (  # noqa: E402
     compute_names,
     workload_ips,
 )
-from controlplane import services  # noqa: E402
+from controlplane import onoff, services  # noqa: E402
 from controlplane.procs import LabError, address_is_local, alive, port_bound, recorded, run  # noqa: E402
 
 # Which recorded process may legitimately hold which port.
@@ -430,9 +433,31 @@ def cmd_down(settings: Settings) -> int:
                    + f". State kept in {settings.lab_dir}; fix and rerun `labctl down`")
 
 
+def cmd_service(settings: Settings, op: str, name: str) -> int:
+    """Stop, start or restart one recorded control-plane process; start waits until the lab is healthy."""
+    if os.geteuid() != 0:
+        raise LabError("labctl must run as root")
+    if op not in ("stop", "start", "restart"):
+        raise LabError(f"unknown service action '{op}': choose stop, start or restart")
+    onoff.check_name(name)
+    lab = read_lab_json(settings)
+    if not lab or not recorded(settings.pid_dir):
+        raise LabError("the lab is not up: run `labctl up` first")
+    if op in ("stop", "restart"):
+        say(f"{name}: {'stopped' if onoff.stop_service(settings, name) else 'was not running'}")
+    if op in ("start", "restart"):
+        venv = Path(lab["venv"])
+        say(f"{name}: {'started' if onoff.start_service(settings, venv, name) else 'was already running'}")
+        wait_healthy(settings, venv, timeout=300)
+        say("the lab is healthy")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labctl", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("up", "down", "status"))
+    parser.add_argument("action", choices=("up", "down", "status", "service"))
+    parser.add_argument("service", nargs="*", metavar="stop|start|restart NAME",
+                        help="with `service`: the action and the lab process (" + ", ".join(onoff.SWITCHABLE) + ")")
     parser.add_argument("--computes", type=int, default=None,
                         help=f"number of test hosts ({MIN_COMPUTES}..{MAX_COMPUTES}, "
                              f"default {DEFAULT_COMPUTES} or what the running lab has)")
@@ -446,7 +471,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.action != "up" and previous:
         with_hosts = previous.get("with_hosts", with_hosts)
     settings = Settings.from_env(computes, with_hosts=with_hosts)
+    if (args.action == "service") != bool(args.service) or (args.service and len(args.service) != 2):
+        parser.error("`service` takes two words (stop|start|restart NAME); up, down and status take none")
     try:
+        if args.action == "service":
+            return cmd_service(settings, *args.service)
         return {"up": cmd_up, "down": cmd_down, "status": cmd_status}[args.action](settings)
     except LabError as exc:
         print(f"labctl {args.action}: {exc}", file=sys.stderr)
