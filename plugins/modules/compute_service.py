@@ -13,6 +13,8 @@ description:
   - The disabled reason carries the marker C([ndu.dataplane]) (optionally with a tag), so that enabling re-enables only a
     service this collection disabled. A service someone else disabled is left alone unless O(force=true).
   - A service that is already disabled by someone else is not taken over when disabling; RV(owner) says who disabled it.
+  - Disabling a service this collection already disabled (with the same O(reason_tag)) updates the reason when it differs,
+    so that a host left drained on purpose says why (for example that its rollback failed).
 extends_documentation_fragment:
   - ndu.dataplane.openstack
 options:
@@ -171,7 +173,11 @@ class ComputeService(NduOpenStackModule):
         host = self.params["host"]
         target: dict[str, Any] | None = None
         if want == "disabled":
-            if before["status"] == "disabled":
+            ours = is_ours(before["disabled_reason"], self.params["reason_tag"])
+            if before["status"] == "disabled" and ours and before["disabled_reason"] != self.marked_reason:
+                target = {"status": "disabled", "disabled_reason": self.marked_reason}
+                msg = f"Updated the reason of our disable on '{host}' to {self.marked_reason!r}"
+            elif before["status"] == "disabled":
                 by = "this collection" if before["ours"] else f"someone else ({before['disabled_reason']!r}); left as it is"
                 msg = f"Service on '{host}' was already disabled by {by}"
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -35,6 +36,11 @@ class Run:
     out: str
     seconds: float
     report: dict[str, Any] | None
+
+
+def unfolded(out: str) -> str:
+    """The output with the YAML callback's line folding undone (a break plus indentation reads as one space)."""
+    return re.sub(r"\n[ \t]+", " ", out).replace("''", "'")
 
 
 def podman_env() -> dict[str, str]:

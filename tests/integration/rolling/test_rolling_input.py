@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rollhelpers import LAB1, boot, host_state, roll, servers, services
+from rollhelpers import LAB1, boot, host_state, roll, servers, services, unfolded
 
 
 def snapshot(conn: Any, hosts: tuple[str, ...]) -> dict[str, Any]:
@@ -55,13 +55,15 @@ def test_check_mode_prints_the_plan_and_changes_nothing(lab: Any, clean_lab: Any
     before = snapshot(clean_lab, lab.computes)
     run = roll(lab, report, check=True, ndu_target_version=LAB1)
     assert run.rc == 0, run.out[-4000:]
-    assert "Plan (check mode: nothing will change): 3 of 3 host(s) to roll in 2 batch(es), 3 instance(s) to move." in run.out
-    assert "Batch 1/2: compute1" in run.out and "Batch 2/2: compute2, compute3" in run.out
-    assert f"openvswitch-switch 3.1.0-2+deb12u1 -> {LAB1}" in run.out
-    assert "switch-over flow_preserving" in run.out
-    assert "-> scheduler: compute2, compute3" in run.out  # compute1's instance and where it may go
+    text = unfolded(run.out)
+    plan = text.split("TASK [Print the plan]")[-1].split("TASK [")[0]
+    assert "Plan (check mode: nothing will change): 3 of 3 host(s) to roll in 2 batch(es), 3 instance(s) to move." in plan, plan
+    assert "Batch 1/2: compute1" in plan and "Batch 2/2: compute2, compute3" in plan, plan
+    assert f"openvswitch-switch 3.1.0-2+deb12u1 -> {LAB1}" in plan, plan
+    assert "switch-over flow_preserving" in plan, plan
+    assert "-> scheduler: compute2, compute3" in plan, plan  # compute1's instance and where it may go
     for server_id in ids:
-        assert server_id in run.out
-    assert "Roll the hosts batch by batch" in run.out and "skipping: no hosts matched" in run.out
+        assert server_id in plan, plan
+    assert "Roll the hosts batch by batch" in text and "skipping: no hosts matched" in text, text[-3000:]
     assert snapshot(clean_lab, lab.computes) == before
     assert run.report is None  # check mode writes no file either

@@ -23,6 +23,20 @@ def test_disable_twice_changes_nothing(run_module, cloud):
     assert len([c for c in cloud.calls if c[0] == "update_service"]) == 1
 
 
+def test_disable_again_updates_the_reason_of_our_own_disable(run_module, cloud):
+    run_module(ComputeService, {"host": "compute1", "state": "disabled", "reason": "upgrade", "reason_tag": "r1"})
+    result = run_module(ComputeService, {"host": "compute1", "state": "disabled", "reason": "UNSAFE: rollback failed", "reason_tag": "r1"})
+    assert result["changed"] and "Updated the reason" in result["msg"]
+    assert cloud.service_map["compute1"]["disabled_reason"] == "[ndu.dataplane r1] UNSAFE: rollback failed"
+    assert not run_module(ComputeService, {"host": "compute1", "state": "disabled", "reason": "UNSAFE: rollback failed", "reason_tag": "r1"})["changed"]
+
+
+def test_disable_again_leaves_another_runs_reason_alone(run_module, cloud):
+    run_module(ComputeService, {"host": "compute1", "state": "disabled", "reason": "upgrade", "reason_tag": "r1"})
+    result = run_module(ComputeService, {"host": "compute1", "state": "disabled", "reason": "other", "reason_tag": "r2"})
+    assert not result["changed"] and cloud.service_map["compute1"]["disabled_reason"] == "[ndu.dataplane r1] upgrade"
+
+
 def test_check_mode_changes_nothing(run_module, cloud):
     result = run_module(ComputeService, {"host": "compute1", "state": "disabled"}, check_mode=True)
     assert result["changed"] and result["after"]["status"] == "disabled"
