@@ -186,11 +186,12 @@ def now() -> str:
 
 
 def playbook(playbook_path: str, extra: dict[str, Any], limit: str | None = None, tags: str | None = None,
-             timeout: float = 1800) -> tuple[int, float, str]:
-    """Run ansible-playbook with the lab inventory; returns rc, seconds and the output."""
+             timeout: float = 1800, env_extra: dict[str, str] | None = None, inventory: str | None = None) -> tuple[int, float, str]:
+    """Run ansible-playbook with the lab inventory (or another one); returns rc, seconds and the output."""
     env = dict(PODMAN_ENV, **lab_env(), ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=f"{VENV / 'bin'}:{os.environ.get('PATH', '')}")
-    argv = [str(VENV / "bin" / "ansible-playbook"), "-i", env["NDU_LAB_INVENTORY"], playbook_path, "-e", json.dumps(extra)]
+    env.update(env_extra or {})
+    argv = [str(VENV / "bin" / "ansible-playbook"), "-i", inventory or env["NDU_LAB_INVENTORY"], playbook_path, "-e", json.dumps(extra)]
     argv += ["--limit", limit] if limit else []
     argv += ["--tags", tags] if tags else []
     started = time.monotonic()
