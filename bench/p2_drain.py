@@ -249,7 +249,7 @@ def markdown(doc: dict[str, Any]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ks", default="8,16", help="instance counts, comma-separated")
-    ap.add_argument("--rounds", default="5,3", help="rounds per K (one number for every K); K=16 gets 3 to bound the time")
+    ap.add_argument("--rounds", default="5", help="rounds per K (one number for every K, or one per K)")
     ap.add_argument("--duration", type=float, default=2.0, help="seconds every live migration takes in the lab driver")
     ap.add_argument("--host", default="compute1")
     args = ap.parse_args()
@@ -284,6 +284,10 @@ def main() -> int:
                         raise
             doc["summary"][str(k)] = summarise(k, doc["round_results"][str(k)])
             cloud.delete_mine()
+            # Written after every K: a run stopped later keeps the K values it finished.
+            doc.update(finished=now(), load_end=loadavg(),
+                       hosts_used=sorted({r["host"] for rs in doc["round_results"].values() for r in rs}))
+            write_results(NAME, doc, markdown(doc))
     finally:
         cloud.delete_mine()
         set_behaviour([], None)

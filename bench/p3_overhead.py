@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -44,16 +46,40 @@ def overhead(entry: dict[str, Any]) -> dict[str, Any]:
             "reboots_s": round(reboots, 1), "overhead_s": round(entry["seconds"] - migrations - reboots, 1), "steps": steps}
 
 
+# ansible.posix.profile_tasks: per task, the time from its start to the next task's start (all hosts of a batch
+# run it together). Its recap lists every task as "<role> : <name> ---- 1.23s".
+PROFILE_ENV = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks", "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all"}
+RECAP_LINE = re.compile(r"^(?P<name>.+?) -{3,} (?P<s>\d+\.\d+)s$")
+
+
+def profile(out: str) -> dict[str, Any]:
+    """Seconds and task count per role ('playbook' for the playbook's own tasks) from the profile_tasks recap."""
+    recap = out[out.rfind("TASKS RECAP"):] if "TASKS RECAP" in out else ""
+    by_role: dict[str, dict[str, Any]] = {}
+    tasks: dict[str, float] = {}
+    for line in recap.splitlines():
+        m = RECAP_LINE.match(line.strip())
+        if not m:
+            continue
+        name, secs = m["name"].strip(), float(m["s"])
+        role = name.split(" : ", 1)[0].removeprefix("ndu.dataplane.") if " : " in name else "playbook"
+        entry = by_role.setdefault(role, {"seconds": 0.0, "tasks": 0})
+        entry["seconds"] = round(entry["seconds"] + secs, 2)
+        entry["tasks"] += 1
+        tasks[name] = round(tasks.get(name, 0.0) + secs, 2)
+    return {"by_role": by_role, "top_tasks": dict(sorted(tasks.items(), key=lambda kv: -kv[1])[:25])}
+
+
 def roll(report: Path, hosts: list[str]) -> dict[str, Any]:
     extra = {**LAB_VARS, "ndu_target_version": LAB1, "ndu_report_path": str(report), "ndu_hosts": ":".join(hosts)}
-    rc, seconds, out = playbook("ndu.dataplane.rolling_upgrade", extra)
+    rc, seconds, out = playbook("ndu.dataplane.rolling_upgrade", extra, env_extra=PROFILE_ENV)
     if rc != 0 or not report.exists():
         raise RuntimeError(f"the roll failed (rc {rc}):\n{out[-3000:]}")
     data = json.loads(report.read_text())
     if data["result"] != "succeeded":
         raise RuntimeError(f"the roll ended '{data['result']}': {json.dumps(data['totals'])}")
     return {"rolled_hosts": hosts, "playbook_s": seconds, "report_s": data["seconds"],
-            "hosts": {h: overhead(e) for h, e in data["hosts"].items()}}
+            "hosts": {h: overhead(e) for h, e in data["hosts"].items()}, "profile": profile(out)}
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -68,7 +94,21 @@ def markdown(doc: dict[str, Any]) -> str:
             f"{doc['duration_s']} s in the lab driver. Whole roll: {fmt(s['roll_s'])} s (report), "
             f"{fmt(s['playbook_s'])} s (ansible-playbook).\n\n" +
             md_table(["host", "host wall (s)", "in migrations (s)", "in reboots (s)", "overhead (s)", "goal ≤ 15 s"], rows) +
-            "\n\nSeconds per step of the timeline:\n\n" + md_table(["step", *s["hosts"]], steps) + "\n")
+            "\n\nSeconds per step of the timeline:\n\n" + md_table(["step", *s["hosts"]], steps) + "\n" + profile_markdown(doc))
+
+
+def profile_markdown(doc: dict[str, Any]) -> str:
+    """Where the roll's time goes, from ansible.posix.profile_tasks: per role, median over the rounds."""
+    profiles = [r["profile"] for r in doc["round_results"] if r.get("profile", {}).get("by_role")]
+    if not profiles:
+        return ""
+    roles = sorted({role for p in profiles for role in p["by_role"]},
+                   key=lambda role: -statistics.median(p["by_role"].get(role, {}).get("seconds", 0.0) for p in profiles))
+    rows = [[role, fmt(stats([p["by_role"].get(role, {}).get("seconds") for p in profiles])),
+             fmt(stats([p["by_role"].get(role, {}).get("tasks") for p in profiles]), 0)] for role in roles]
+    return ("\nWhere the whole roll's time goes (`ansible.posix.profile_tasks`, every host and batch together; a task's time "
+            "runs from its start to the next task's start; tasks skipped by a condition count too):\n\n" +
+            md_table(["role (or the playbook's own tasks)", "seconds in the roll", "tasks run"], rows) + "\n")
 
 
 def main() -> int:
