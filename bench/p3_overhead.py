@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import (DROPIN, LAB1, ensure_lab, exit_cleanly_on_term, fmt, header, lab_lock, loadavg, log, machine, md_table, now,
+import yaml
+
+from common import (DROPIN, LAB1, VENV, ensure_lab, exit_cleanly_on_term, fmt, header, lab_env, lab_lock, loadavg, log, machine, md_table, now,
                     playbook, reset, sh, stats, wait_quiet, write_results)
 from p2_drain import PREFIX, Cloud, set_behaviour
 
@@ -70,9 +74,30 @@ def profile(out: str) -> dict[str, Any]:
     return {"by_role": by_role, "top_tasks": dict(sorted(tasks.items(), key=lambda kv: -kv[1])[:25])}
 
 
-def roll(report: Path, hosts: list[str]) -> dict[str, Any]:
+def pipelining(tmp: Path) -> tuple[dict[str, str], str]:
+    """Environment and inventory for --connection pipelining: the lab's inventory with every podman host reached
+    through community.docker.docker (a `docker` shim runs podman) with ANSIBLE_PIPELINING; the hosts are the same."""
+    inventory = yaml.safe_load(Path(lab_env()["NDU_LAB_INVENTORY"]).read_text())
+
+    def walk(group: dict[str, Any]) -> None:
+        for hostvars in (group.get("hosts") or {}).values():
+            if (hostvars or {}).get("ansible_connection") == "containers.podman.podman":
+                hostvars["ansible_connection"] = "community.docker.docker"
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+    walk(inventory["all"])
+    (tmp / "shim").mkdir(exist_ok=True)
+    if not (tmp / "shim" / "docker").exists():
+        (tmp / "shim" / "docker").symlink_to(shutil.which("podman") or "/usr/bin/podman")
+    (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    return ({"ANSIBLE_PIPELINING": "true", "PATH": f"{tmp / 'shim'}:{VENV / 'bin'}:{os.environ.get('PATH', '')}"},
+            str(tmp / "inventory.yml"))
+
+
+def roll(report: Path, hosts: list[str], connection: str = "lab") -> dict[str, Any]:
     extra = {**LAB_VARS, "ndu_target_version": LAB1, "ndu_report_path": str(report), "ndu_hosts": ":".join(hosts)}
-    rc, seconds, out = playbook("ndu.dataplane.rolling_upgrade", extra, env_extra=PROFILE_ENV)
+    env, inventory = pipelining(report.parent) if connection == "pipelining" else ({}, None)
+    rc, seconds, out = playbook("ndu.dataplane.rolling_upgrade", extra, env_extra={**PROFILE_ENV, **env}, inventory=inventory)
     if rc != 0 or not report.exists():
         raise RuntimeError(f"the roll failed (rc {rc}):\n{out[-3000:]}")
     data = json.loads(report.read_text())
@@ -92,7 +117,11 @@ def markdown(doc: dict[str, Any]) -> str:
             f"no probe) on {' / '.join(f'`{x}`' for x in s['rolled_hosts'])} (the lab's computes without other jobs' servers), "
             f"{doc['servers_per_host']} server(s) per host booted at the start, each live migration "
             f"{doc['duration_s']} s in the lab driver. Whole roll: {fmt(s['roll_s'])} s (report), "
-            f"{fmt(s['playbook_s'])} s (ansible-playbook).\n\n" +
+            f"{fmt(s['playbook_s'])} s (ansible-playbook)." +
+            ("" if doc.get("connection", "lab") == "lab" else
+             " **Connection: not the lab's.** Every host is reached through `community.docker.docker` (a `docker` shim runs "
+             "podman) with `ANSIBLE_PIPELINING`: one exec per task instead of five; the hosts, the collection and the roll "
+             "are the same.") + "\n\n" +
             md_table(["host", "host wall (s)", "in migrations (s)", "in reboots (s)", "overhead (s)", "goal ≤ 15 s"], rows) +
             "\n\nSeconds per step of the timeline:\n\n" + md_table(["step", *s["hosts"]], steps) + "\n" + profile_markdown(doc))
 
@@ -116,12 +145,17 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--servers-per-host", type=int, default=1)
     ap.add_argument("--duration", type=float, default=2.0)
+    ap.add_argument("--connection", choices=["lab", "pipelining"], default="lab",
+                    help="lab: the lab's inventory as it is; pipelining: the same hosts through community.docker.docker "
+                         "(podman behind a docker shim) with ANSIBLE_PIPELINING, to show what the connection costs; "
+                         "results go to p3_overhead_pipelining.*")
     args = ap.parse_args()
     exit_cleanly_on_term()
     cloud = Cloud()
     hosts = sorted(s["host"] for s in cloud.api("get", "/os-services?binary=nova-compute", mv="2.53")["services"])
     doc: dict[str, Any] = {"benchmark": NAME, "machine": machine(), "started": now(), "load_start": loadavg(),
                            "rounds": args.rounds, "servers_per_host": args.servers_per_host, "duration_s": args.duration,
+                           "connection": args.connection,
                            "others_running": wait_quiet(60), "round_results": []}
     found: dict[str, dict[str, Any]] = {}  # what the hosts had before the first roll, read under the lock
     disabled_before = cloud.disabled_by_rolls()
@@ -156,7 +190,7 @@ def main() -> int:
                     for h in hosts:
                         reset(h, found[h]["dropin"])
                         sh(h, "rm", "-f", *(f for f in STATE_FILES if f not in found[h]["state"]))
-                    result = roll(Path(tmp) / "report.json", to_roll)
+                    result = roll(Path(tmp) / "report.json", to_roll, args.connection)
             if others:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"other jobs' servers stayed on the computes for 20 min: {others}")
@@ -186,7 +220,7 @@ def main() -> int:
         "rolled_hosts": sorted({":".join(r["rolled_hosts"]) for r in rounds}),
     }
     doc.update(finished=now(), load_end=loadavg())
-    path = write_results(NAME, doc, markdown(doc))
+    path = write_results(NAME if args.connection == "lab" else f"{NAME}_pipelining", doc, markdown(doc))
     print(path.read_text())
     return 0
 
