@@ -32,4 +32,4 @@ else
     echo "faults: every fault test in $dir"
     targets=("$dir")
 fi
-exec "$top/.venv/bin/python" -m pytest "${targets[@]}" -v -p no:cacheprovider "$@"
+exec "$top/.venv/bin/python" -m pytest "${targets[@]}" -v -p no:cacheprovider --disable-warnings --durations=0 "$@"

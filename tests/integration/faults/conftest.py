@@ -8,9 +8,11 @@ Each test is marked ``@pytest.mark.fault(N, "what")`` and fills one row of the t
 """
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -35,9 +37,32 @@ def _load_rolling_conftest() -> Any:
 
 _rolling = _load_rolling_conftest()
 conn = _rolling.conn
-lab_lock = _rolling.lab_lock
 clean_lab = _rolling.clean_lab
 report = _rolling.report
+LOCK_WAIT = 2400
+
+
+@pytest.fixture
+def lab_lock(lab: Any) -> Iterator[None]:
+    """The shared lab lock, for the whole test. Unlike the rolling tests' polling, this waits in the kernel's queue
+    (a blocking flock): a suite that re-takes the lock between its tests still lets a fault test in between."""
+    _rolling.LOCK.touch(exist_ok=True)
+    with _rolling.LOCK.open("a") as handle:
+        def give_up(signum: int, frame: Any) -> None:
+            raise TimeoutError
+        previous = signal.signal(signal.SIGALRM, give_up)
+        signal.alarm(LOCK_WAIT)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except TimeoutError:
+            pytest.fail(f"the lab lock {_rolling.LOCK} stayed taken for {LOCK_WAIT // 60} min")
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 from faulthelpers import ROWS, Row, render_table  # noqa: E402
 from cloudhelpers import set_behaviour  # noqa: E402
