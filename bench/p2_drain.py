@@ -277,6 +277,12 @@ def main() -> int:
                 try:
                     doc["round_results"][str(k)].append(with_free_host(cloud, args.host, f"P2 K={k} round {n + 1}/{rounds[k]}", one_round))
                     n += 1
+                    # Written after every round: a run stopped early keeps the rounds it finished, and says how many.
+                    doc["summary"][str(k)] = summarise(k, doc["round_results"][str(k)])
+                    doc.update(finished=now(), load_end=loadavg(),
+                               rounds=", ".join(f"{len(rs)} of {rounds[int(kk)]} (K={kk})" for kk, rs in doc["round_results"].items()),
+                               hosts_used=sorted({r["host"] for rs in doc["round_results"].values() for r in rs}))
+                    write_results(NAME, doc, markdown(doc))
                 except (RuntimeError, subprocess.SubprocessError) as exc:  # e.g. another job's migration onto the host
                     doc["failed_rounds"].append({"k": k, "round": n + 1, "error": str(exc)[-1500:]})
                     log(f"P2 K={k} round {n + 1} failed, run again ({len(doc['failed_rounds'])} failed so far): {str(exc)[-300:]}")
