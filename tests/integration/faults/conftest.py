@@ -105,6 +105,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     entry = ROWS.get(item.nodeid)
     if entry is None or (result.when != "call" and result.passed):
         return
+    if result.failed:
+        # Written at once: a long suite shows its failures only at the end.
+        TABLE_JSON.parent.mkdir(parents=True, exist_ok=True)
+        (TABLE_JSON.parent / f"{item.name}.failure.txt").write_text(str(result.longrepr) + "\n")
     if hasattr(result, "wasxfail"):
         entry.outcome = "xfail (known bug)" if result.skipped else "XPASS"
     elif result.when == "call":

@@ -34,7 +34,8 @@ def test_sigkilled_roll_loses_no_instance_and_the_rerun_resumes_and_converges(
             f"the kill did not land between the install and the switch-over on {host}: {state}"
     assert_invariants(row, lab, clean_lab, ids, None, leftovers=False)
     run = converge(row, lab, clean_lab, report, ids, CANARY)
-    resumed = [line.strip() for line in run.out.splitlines() if f"{host} resumes an interrupted roll" in line]
-    assert resumed and left in resumed[0], f"the re-run does not say that {host} resumes because {left!r}:\n{run.out[-4000:]}"
-    assert run.report["hosts"][host]["action"] == "resume"
-    print(resumed[0])
+    entry = run.report["hosts"][host]
+    assert f"{host} resumes an interrupted roll" in run.out, f"the re-run does not say that {host} resumes:\n{run.out[-4000:]}"
+    assert entry["action"] == "resume" and any(left in reason for reason in entry["reasons"]), \
+        f"{host} does not resume because {left!r}: action {entry['action']}, reasons {entry['reasons']}"
+    print(f"{host} resumed: {entry['reasons']}")
