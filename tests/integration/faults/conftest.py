@@ -8,11 +8,9 @@ Each test is marked ``@pytest.mark.fault(N, "what")`` and fills one row of the t
 """
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,15 +25,16 @@ for path in (HERE, ROLLING, CLOUD):
         sys.path.insert(0, str(path))
 
 
-def _load_rolling_conftest() -> Any:
-    spec = importlib.util.spec_from_file_location("ndu_rolling_fixtures", ROLLING / "conftest.py")
+def _load(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_rolling = _load_rolling_conftest()
+_rolling = _load("ndu_rolling_fixtures", ROLLING / "conftest.py")
+_bench = _load("ndu_bench_common", HERE.parents[2] / "bench" / "common.py")
 conn = _rolling.conn
 clean_lab = _rolling.clean_lab
 report = _rolling.report
@@ -44,25 +43,12 @@ LOCK_WAIT = 2400
 
 @pytest.fixture
 def lab_lock(lab: Any) -> Iterator[None]:
-    """The shared lab lock, for the whole test. Unlike the rolling tests' polling, this waits in the kernel's queue
-    (a blocking flock): a suite that re-takes the lock between its tests still lets a fault test in between."""
-    _rolling.LOCK.touch(exist_ok=True)
-    with _rolling.LOCK.open("a") as handle:
-        def give_up(signum: int, frame: Any) -> None:
-            raise TimeoutError
-        previous = signal.signal(signal.SIGALRM, give_up)
-        signal.alarm(LOCK_WAIT)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except TimeoutError:
-            pytest.fail(f"the lab lock {_rolling.LOCK} stayed taken for {LOCK_WAIT // 60} min")
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, previous)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """The shared lab lock (/run/ndu-lab.lock) for the whole test, taken as the benchmarks take it: a blocking flock
+    that waits in the kernel's queue (the rolling tests poll), so a suite that re-takes the lock between its tests
+    still lets a fault test in. ``clean_lab`` takes it through this fixture."""
+    with _bench.lab_lock(timeout=LOCK_WAIT):
+        yield
+
 
 from faulthelpers import ROWS, Row, render_table  # noqa: E402
 from cloudhelpers import set_behaviour  # noqa: E402

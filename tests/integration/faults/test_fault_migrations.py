@@ -26,8 +26,9 @@ def test_failed_migration_is_retried_on_another_host_and_the_roll_goes_on(
 
     def heal_after_first_attempt() -> None:
         # The driver reads the behaviour when a migration starts: the first attempt fails, the retry works.
-        wait_for("the first migration to run", lambda: any(m["status"] in ("running", "preparing")
-                                                            for m in migrations(clean_lab, ids[0])), 120, 0.5)
+        def started() -> bool:
+            return any(m["status"] in ("running", "preparing") for m in migrations(clean_lab, ids[0]))
+        wait_for("the first migration to run", started, 120, 0.5)
         time.sleep(1.5)
         behaviour({name: {"mode": "ok", "duration": 2}})
     run, _ = roll_acting(lab, report, {MIGRATING: heal_after_first_attempt}, ndu_hosts=host, ndu_target_version=LAB1,
