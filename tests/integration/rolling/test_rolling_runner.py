@@ -22,6 +22,7 @@ def report_schema() -> dict[str, Any]:
 
 def test_runner_artifacts_of_a_roll_with_nothing_to_do(lab: Any, clean_lab: Any, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
+    (tmp_path / "runner").mkdir()  # ansible-runner wants its private data dir to exist (AWX makes it per job)
     env = playbook_env(lab)
     result = ansible_runner.run(
         private_data_dir=str(tmp_path / "runner"), playbook="ndu.dataplane.rolling_upgrade",
