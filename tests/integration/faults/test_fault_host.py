@@ -3,6 +3,7 @@
 and leaves the other hosts untouched; a flow mismatch after the switch-over rolls the host back."""
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -48,6 +49,8 @@ def hostsctl(*args: str) -> None:
     assert done.returncode == 0, f"hostsctl {' '.join(args)} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}"
 
 
+@pytest.mark.skipif(os.environ.get("NDU_FAULTS_UNPROVEN") != "1", reason=(
+    "not done: written but never run on the lab (no lab time left); NDU_FAULTS_UNPROVEN=1 runs it"))
 @pytest.mark.fault(9, "host does not come back after reboot within the timeout")
 def test_host_that_stays_down_after_its_reboot_stops_the_batch_and_leaves_the_others_untouched(
         lab: Any, clean_lab: Any, report: Path, row: Any) -> None:
