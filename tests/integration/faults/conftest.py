@@ -34,20 +34,12 @@ def _load(name: str, path: Path) -> Any:
 
 
 _rolling = _load("ndu_rolling_fixtures", ROLLING / "conftest.py")
-_bench = _load("ndu_bench_common", HERE.parents[2] / "bench" / "common.py")
 conn = _rolling.conn
 clean_lab = _rolling.clean_lab
 report = _rolling.report
-LOCK_WAIT = 2400
-
-
-@pytest.fixture
-def lab_lock(lab: Any) -> Iterator[None]:
-    """The shared lab lock (/run/ndu-lab.lock) for the whole test, taken as the benchmarks take it: a blocking flock
-    that waits in the kernel's queue (the rolling tests poll), so a suite that re-takes the lock between its tests
-    still lets a fault test in. ``clean_lab`` takes it through this fixture."""
-    with _bench.lab_lock(timeout=LOCK_WAIT):
-        yield
+# The shared lab lock (/run/ndu-lab.lock) for the whole test: a blocking flock that waits in the kernel's queue, so
+# a suite that re-takes the lock between its tests still lets a fault test in. ``clean_lab`` takes it.
+lab_lock = _rolling.lab_lock
 
 
 from faulthelpers import ROWS, Row, render_table  # noqa: E402
