@@ -172,8 +172,8 @@ class ComputeService(NduOpenStackModule):
         want = self.params["state"]
         host = self.params["host"]
         target: dict[str, Any] | None = None
+        ours = is_ours(before["disabled_reason"], self.params["reason_tag"])  # our disable, with this tag when one is given
         if want == "disabled":
-            ours = is_ours(before["disabled_reason"], self.params["reason_tag"])
             if before["status"] == "disabled" and ours and before["disabled_reason"] != self.marked_reason:
                 target = {"status": "disabled", "disabled_reason": self.marked_reason}
                 msg = f"Updated the reason of our disable on '{host}' to {self.marked_reason!r}"
@@ -184,7 +184,6 @@ class ComputeService(NduOpenStackModule):
                 target = {"status": "disabled", "disabled_reason": self.marked_reason}
                 msg = f"Disabled service on '{host}' with reason {self.marked_reason!r}"
         else:
-            ours = is_ours(before["disabled_reason"], self.params["reason_tag"])
             if before["status"] == "enabled":
                 msg = f"Service on '{host}' was already enabled"
             elif ours or self.params["force"]:
