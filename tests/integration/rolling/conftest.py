@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,11 +20,6 @@ from rollhelpers import ORIGINAL, host_state, restore_lab  # noqa: E402
 
 LOCK = Path("/run/ndu-lab.lock")
 LOCK_WAIT = 2400
-
-
-def others_running() -> list[str]:
-    out = subprocess.run(["pgrep", "-af", "ansible-playbook"], capture_output=True, text=True, check=False).stdout
-    return [line for line in out.splitlines() if "rolling_upgrade" not in line]
 
 
 @pytest.fixture(scope="session")
