@@ -31,6 +31,14 @@ options:
       - Seconds to wait for an abort or force-complete to take effect before giving up. Must be positive.
     type: int
     default: 120
+  request_timeout:
+    description:
+      - Seconds to wait for Nova to record a requested live migration. Nova writes the record as it takes the
+        request, so none after this long means the request was lost (a message-bus restart loses requests in
+        flight) or dropped. An instance left in task_state C(migrating) by a lost request is reset to ACTIVE (only
+        one that was ACTIVE), and the attempt counts as failed, so O(retries) applies. Must be positive.
+    type: int
+    default: 60
   shutoff_policy:
     description:
       - What to do with SHUTOFF instances. V(cold_migrate) moves them (they stay SHUTOFF); V(leave) leaves them where they are.

@@ -43,6 +43,7 @@ class Options:
     shutoff_policy: str = "leave"
     unmovable_policy: str = "fail"
     settle_timeout: float = 120.0
+    request_timeout: float = 60.0
     poll_initial: float = 1.0
     poll_factor: float = 1.5
     poll_max: float = 5.0
@@ -52,7 +53,7 @@ def validate_options(options: Options) -> None:
     """Raise ValueError naming the first bad option; called before anything changes."""
     if options.concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {options.concurrency}")
-    for name in ("timeout", "settle_timeout"):
+    for name in ("timeout", "settle_timeout", "request_timeout"):
         if getattr(options, name) <= 0:
             raise ValueError(f"{name} must be a positive number of seconds, got {getattr(options, name)}")
     if options.retries < 0:
@@ -275,7 +276,8 @@ class Evacuator:
         return f": {reason}" if reason else ""
 
     def _watch_live(self, item: PlanItem, record: Record, before: int, host: str | None) -> Waiting:
-        deadline = self.clock() + self.options.timeout
+        asked = self.clock()
+        deadline = asked + self.options.timeout
         acted: str | None = None
         while True:
             yield
@@ -298,6 +300,10 @@ class Evacuator:
                         return Outcome(kind, dest or host, f"live migration {migration['id']} to {where} ended '{status}'"
                                                            f"{self._reason(item)}; the instance is still on {item.source}")
             now = self.clock()
+            if migration is None and now >= asked + self.options.request_timeout and now < deadline:
+                lost = self._lost_request(item, before)
+                if lost:
+                    return lost
             if now >= deadline and acted is None:
                 acted = self.options.on_timeout
                 if acted == "fail":
@@ -317,6 +323,32 @@ class Evacuator:
             elif acted and now >= deadline + self.options.settle_timeout:
                 return Outcome("timed_out", dest, f"{acted} requested after {self.options.timeout:g}s but migration still '{status}' "
                                                   f"{self.options.settle_timeout:g}s later")
+
+    def _lost_request(self, item: PlanItem, before: int) -> Outcome | None:
+        """A live migration Nova has not recorded after request_timeout: the request was lost or dropped.
+
+        Nova's conductor writes the migration record as it takes the request, so none after that long means the
+        request never reached it (a message-bus restart loses it) or was dropped. A lost request leaves the
+        instance in task_state 'migrating' for good: it is reset to ACTIVE (only an instance that was ACTIVE) so
+        the retry, or the next run, can move it. None when there is nothing to recover (yet).
+        """
+        server = self.ops.server(item.id)
+        newest = self.ops.newest_migration(item.id)
+        if (newest and int(newest["id"]) > before) or server_host(server) != item.source:
+            return None  # recorded after all: the watch goes on
+        task, waited = server_task_state(server), f"{self.options.request_timeout:g}s"
+        if task is None:
+            return Outcome("failed", None, f"Nova recorded no migration within {waited} and the instance is idle on "
+                                           f"{item.source}: the request was dropped{self._reason(item)}")
+        if task != "migrating":
+            return None
+        if item.status != "ACTIVE":
+            return Outcome("failed", None, f"Nova recorded no migration within {waited}: the request was lost and the "
+                                           f"{item.status} instance is stuck in task_state 'migrating' on {item.source}; "
+                                           "reset its state by hand (openstack server set --state) and run again")
+        self.ops.reset_state(item.id, "active")
+        return Outcome("failed", None, f"Nova recorded no migration within {waited}: the request was lost (a message-bus "
+                                       f"restart loses requests in flight); the instance's state was reset to ACTIVE on {item.source}")
 
     def _wait_server(self, item: PlanItem, want: Callable[[dict], bool], what: str) -> Generator[None, None, dict]:
         deadline = self.clock() + self.options.timeout

@@ -14,6 +14,7 @@ MIGRATION_ARGUMENT_SPEC: dict[str, Any] = {
     "timeout": {"type": "int", "default": 600},
     "on_timeout": {"type": "str", "default": "abort", "choices": list(TIMEOUT_ACTIONS)},
     "settle_timeout": {"type": "int", "default": 120},
+    "request_timeout": {"type": "int", "default": 60},
     "shutoff_policy": {"type": "str", "default": "leave", "choices": list(SHUTOFF_POLICIES)},
     "poll_max": {"type": "int", "default": 5},
 }
@@ -25,7 +26,8 @@ class MigrationModule(NduOpenStackModule):
     def options(self, **extra: Any) -> Options:
         p = self.params
         return Options(concurrency=p["concurrency"], timeout=p["timeout"], on_timeout=p["on_timeout"], settle_timeout=p["settle_timeout"],
-                       shutoff_policy=p["shutoff_policy"], poll_initial=1.0, poll_max=float(p["poll_max"]), **extra)
+                       request_timeout=p["request_timeout"], shutoff_policy=p["shutoff_policy"], poll_initial=1.0,
+                       poll_max=float(p["poll_max"]), **extra)
 
     def validate(self) -> None:
         try:

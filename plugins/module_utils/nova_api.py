@@ -122,6 +122,10 @@ class NovaApi:
     def confirm_resize(self, server_id: str) -> None:
         self._action(server_id, {"confirmResize": None})
 
+    def reset_state(self, server_id: str, state: str) -> None:
+        """Set vm_state (active or error) and clear task_state: Nova's own way out of a stuck task."""
+        self._action(server_id, {"os-resetState": {"state": state}})
+
     def stop(self, server_id: str) -> None:
         self._action(server_id, {"os-stop": None})
 

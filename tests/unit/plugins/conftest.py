@@ -22,8 +22,8 @@ from ansible_collections.ndu.dataplane.plugins.module_utils.nova_api import ApiE
 @dataclass
 class Behaviour:
     duration: float = 8.0
-    mode: str = "ok"  # ok | fail | hang
-    fail_times: int = 1_000_000  # with mode fail: fail only the first N attempts
+    mode: str = "ok"  # ok | fail | hang | lost | dropped
+    fail_times: int = 1_000_000  # with mode fail, lost or dropped: only the first N attempts
 
 
 @dataclass
@@ -69,7 +69,7 @@ class FakeCloud:
                 done = self.now - mig["_start"] >= b.duration
                 if mig.get("_abort"):
                     self._finish(mig, "cancelled", moved=False)
-                elif mig.get("_force") or (done and b.mode == "ok") or (done and b.mode == "fail" and mig["_attempt"] > b.fail_times):
+                elif mig.get("_force") or (done and b.mode != "hang" and (b.mode != "fail" or mig["_attempt"] > b.fail_times)):
                     self._finish(mig, "completed", moved=True)
                 elif done and b.mode == "fail":
                     self._finish(mig, "error", moved=False)
@@ -128,6 +128,12 @@ class FakeCloud:
         server = self.server_map[server_id]
         if server["OS-EXT-STS:task_state"] or server["status"] not in ("ACTIVE", "PAUSED"):
             raise ApiError(409, f"Cannot 'os-migrateLive' instance {server_id} while it is in vm_state {server['status']}", "POST")
+        b = self.behaviour.get(server["name"], Behaviour())
+        asked = sum(1 for c in self.calls if c[:2] == ("live_migrate", server_id))
+        if b.mode in ("lost", "dropped") and asked <= b.fail_times:
+            if b.mode == "lost":  # the API took it, the message to the conductor never arrived: no migration record
+                server.update({"status": "MIGRATING", "OS-EXT-STS:task_state": "migrating"})
+            return
         dest = self._scheduler(server["OS-EXT-SRV-ATTR:host"], host)
         if dest is None:
             mig = self._new_migration(server, None, "live-migration", "error")
@@ -151,6 +157,10 @@ class FakeCloud:
         mig = self.newest_migration(server_id)
         self.server_map[server_id].update({"status": mig["_was"]})
         mig["status"] = "confirmed"
+
+    def reset_state(self, server_id: str, state: str) -> None:
+        self.calls.append(("reset_state", server_id, state))
+        self.server_map[server_id].update({"status": "ACTIVE" if state == "active" else "ERROR", "OS-EXT-STS:task_state": None})
 
     def stop(self, server_id: str) -> None:
         self.calls.append(("stop", server_id))

@@ -21,6 +21,7 @@ def run(cloud, source="compute1", candidates=None, pin=False, target=None, **opt
     ({"concurrency": 0}, "concurrency must be at least 1"),
     ({"timeout": -5}, "timeout must be a positive"),
     ({"settle_timeout": 0}, "settle_timeout must be a positive"),
+    ({"request_timeout": 0}, "request_timeout must be a positive"),
     ({"retries": -1}, "retries must not be negative"),
     ({"on_timeout": "pray"}, "unknown on_timeout 'pray'"),
     ({"unmovable_policy": "ignore"}, "unknown unmovable_policy 'ignore'"),
@@ -129,6 +130,48 @@ def test_failed_migration_is_retried_on_another_host(cloud):
     retry_call = [c for c in cloud.calls if c[0] == "live_migrate"][1]
     assert retry_call[2] not in (None, first_dest, "compute1")
     assert rec.to == retry_call[2]
+
+
+def test_lost_request_is_reset_to_active_and_retried_on_another_host(cloud):
+    cloud.add_server("lost", "compute1", mode="lost", fail_times=1)
+    _, records = run(cloud, retries=1, request_timeout=60, timeout=600)
+    rec = records["lost"]
+    assert rec.status == "moved" and rec.attempts == 2 and rec.to in ("compute2", "compute3")
+    assert ("reset_state", "lost-uuid", "active") in cloud.calls
+    assert [c[2] for c in cloud.calls if c[0] == "live_migrate"][1] == rec.to
+    assert rec.seconds < 120, "the lost request was noticed at request_timeout, not at the migration timeout"
+
+
+def test_lost_request_without_retries_fails_with_the_instance_active_at_home(cloud):
+    cloud.add_server("lost", "compute1", mode="lost")
+    _, records = run(cloud, retries=0, request_timeout=30)
+    rec = records["lost"]
+    assert rec.status == "failed" and "the request was lost" in rec.message and "reset to ACTIVE on compute1" in rec.message
+    server = cloud.server_map["lost-uuid"]
+    assert (server["status"], server["OS-EXT-STS:task_state"], server["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", None, "compute1")
+
+
+def test_lost_request_of_a_paused_instance_is_not_reset(cloud):
+    cloud.add_server("paused", "compute1", "PAUSED", mode="lost")
+    _, records = run(cloud, retries=0, request_timeout=30)
+    rec = records["paused"]
+    assert rec.status == "failed" and "reset its state by hand" in rec.message
+    assert not [c for c in cloud.calls if c[0] == "reset_state"]
+    assert cloud.server_map["paused-uuid"]["OS-EXT-STS:task_state"] == "migrating"
+
+
+def test_dropped_request_fails_without_a_reset_and_is_retried(cloud):
+    cloud.add_server("dropped", "compute1", mode="dropped", fail_times=1)
+    _, records = run(cloud, retries=1, request_timeout=30)
+    assert records["dropped"].status == "moved" and records["dropped"].attempts == 2
+    assert not [c for c in cloud.calls if c[0] == "reset_state"]
+
+
+def test_a_slow_migration_with_a_record_is_not_taken_for_a_lost_request(cloud):
+    cloud.add_server("slow", "compute1", duration=200)
+    _, records = run(cloud, request_timeout=30, timeout=600)
+    assert records["slow"].status == "moved" and records["slow"].attempts == 1
+    assert not [c for c in cloud.calls if c[0] == "reset_state"]
 
 
 def test_failure_without_retries_halts_the_rest(cloud):

@@ -38,6 +38,11 @@ def test_live_migration_pins_microversion_and_block_auto(conn):
     assert conn.compute.requests == [("POST", "/servers/s1/action", "2.68", {"os-migrateLive": {"host": None, "block_migration": "auto"}})]
 
 
+def test_reset_state_sends_os_reset_state(conn):
+    NovaApi(conn).reset_state("s1", "active")
+    assert [(r[0], r[1], r[3]) for r in conn.compute.requests] == [("POST", "/servers/s1/action", {"os-resetState": {"state": "active"}})]
+
+
 def test_migration_calls(conn):
     conn.compute.answer(200, {"migrations": [{"id": 3, "status": "error"}, {"id": 7, "status": "running"}]})
     api = NovaApi(conn)
