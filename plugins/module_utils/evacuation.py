@@ -26,6 +26,8 @@ UNMOVABLE_POLICIES = ("fail", "skip_host", "cold_migrate", "stop_and_cold_migrat
 TIMEOUT_ACTIONS = ("abort", "force_complete", "fail")
 FAILED_MIGRATION = frozenset({"error", "failed", "cancelled", "reverted"})
 FAILURE_STATUSES = frozenset({"failed", "aborted", "timed_out"})
+POWER_STATE = "OS-EXT-STS:power_state"
+POWER_RUNNING = 1
 
 Waiting = Generator[None, None, "Outcome"]
 
@@ -298,7 +300,8 @@ class Evacuator:
                         kind = "aborted" if acted == "abort" else "failed"
                         where = dest or host or "a scheduler-chosen host"
                         return Outcome(kind, dest or host, f"live migration {migration['id']} to {where} ended '{status}'"
-                                                           f"{self._reason(item)}; the instance is still on {item.source}")
+                                                           f"{self._reason(item)}; the instance is still on {item.source}"
+                                                           f"{self._undo_error(item, server)}")
             now = self.clock()
             if migration is None and now >= asked + self.options.request_timeout and now < deadline:
                 lost = self._lost_request(item, before)
@@ -323,6 +326,18 @@ class Evacuator:
             elif acted and now >= deadline + self.options.settle_timeout:
                 return Outcome("timed_out", dest, f"{acted} requested after {self.options.timeout:g}s but migration still '{status}' "
                                                   f"{self.options.settle_timeout:g}s later")
+
+    def _undo_error(self, item: PlanItem, server: dict) -> str:
+        """Reset an instance Nova put in ERROR for a live migration that failed before it started, while it runs on.
+
+        Nova's conductor sets vm_state ERROR when its own preparation fails with an unexpected error (an RPC timeout
+        while the message bus restarts), although the guest never stopped running on its host. Only an instance that
+        was ACTIVE, is on its source host and whose power state is still running is reset; the text says so.
+        """
+        if item.status != "ACTIVE" or server.get("status") != "ERROR" or server.get(POWER_STATE) != POWER_RUNNING:
+            return ""
+        self.ops.reset_state(item.id, "active")
+        return "; Nova had put it in ERROR although it kept running there: its state was reset to ACTIVE"
 
     def _lost_request(self, item: PlanItem, before: int) -> Outcome | None:
         """A live migration Nova has not recorded after request_timeout: the request was lost or dropped.

@@ -14,6 +14,9 @@ description:
   - ACTIVE and PAUSED instances are live-migrated (block migration C(auto)); SHUTOFF ones are cold-migrated or left,
     per O(shutoff_policy); instances that cannot be live-migrated follow O(unmovable_policy).
   - A failed live migration is retried up to O(retries) times on another host, chosen explicitly.
+  - An ACTIVE instance that Nova put in ERROR for a live migration that failed before it started (the conductor's
+    own call timed out, for example while RabbitMQ restarted) while its guest kept running on the host is reset to
+    ACTIVE, so the retry can move it; the result's message says so. See also O(request_timeout).
   - Before an instance moves, its origin is written to server metadata C(ndu:origin_host=<host>) (unless
     O(record_origin=false)) and kept if already present, so M(ndu.dataplane.migrate_back) can return it even after a
     crashed run.

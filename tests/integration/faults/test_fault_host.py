@@ -69,6 +69,7 @@ def test_host_that_stays_down_after_its_reboot_stops_the_batch_and_leaves_the_ot
     finally:
         hostsctl("start", host)
     assert run.rc != 0, f"the roll went on past a host that stayed down:\n{run.out[-4000:]}"
+    assert run.report, f"the roll wrote no report:\n{run.out[-6000:]}"
     entry = run.report["hosts"][host]
     assert entry["failure"]["step"] == "reboot", entry["failure"]
     print(error_line(run.out, host, "reboot"))

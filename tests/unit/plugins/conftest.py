@@ -22,7 +22,7 @@ from ansible_collections.ndu.dataplane.plugins.module_utils.nova_api import ApiE
 @dataclass
 class Behaviour:
     duration: float = 8.0
-    mode: str = "ok"  # ok | fail | hang | lost | dropped
+    mode: str = "ok"  # ok | fail | hang | lost | dropped | error (the conductor fails and sets vm_state ERROR)
     fail_times: int = 1_000_000  # with mode fail, lost or dropped: only the first N attempts
 
 
@@ -45,7 +45,8 @@ class FakeCloud:
     def add_server(self, name: str, host: str, status: str = "ACTIVE", **behaviour: Any) -> str:
         server_id = f"{name}-uuid"
         self.server_map[server_id] = {"id": server_id, "name": name, "status": status, "OS-EXT-SRV-ATTR:host": host,
-                                   "OS-EXT-STS:task_state": None, "metadata": {}, "tenant_id": "p1"}
+                                   "OS-EXT-STS:task_state": None, "OS-EXT-STS:power_state": 4 if status == "SHUTOFF" else 1,
+                                   "metadata": {}, "tenant_id": "p1"}
         if behaviour:
             self.behaviour[name] = Behaviour(**behaviour)
         return server_id
@@ -133,6 +134,10 @@ class FakeCloud:
         if b.mode in ("lost", "dropped") and asked <= b.fail_times:
             if b.mode == "lost":  # the API took it, the message to the conductor never arrived: no migration record
                 server.update({"status": "MIGRATING", "OS-EXT-STS:task_state": "migrating"})
+            return
+        if b.mode == "error" and asked <= b.fail_times:  # the conductor's RPC call timed out: MigrationError, vm_state ERROR
+            self._new_migration(server, None, "live-migration", "error")["_reason"] = "Migration error: Timed out waiting for a reply"
+            server.update({"status": "ERROR", "OS-EXT-STS:task_state": None})
             return
         dest = self._scheduler(server["OS-EXT-SRV-ATTR:host"], host)
         if dest is None:

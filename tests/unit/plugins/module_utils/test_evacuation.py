@@ -174,6 +174,23 @@ def test_a_slow_migration_with_a_record_is_not_taken_for_a_lost_request(cloud):
     assert not [c for c in cloud.calls if c[0] == "reset_state"]
 
 
+def test_instance_put_in_error_by_a_failed_conductor_is_reset_and_retried(cloud):
+    cloud.add_server("vm", "compute1", mode="error", fail_times=1)
+    _, records = run(cloud, retries=1)
+    rec = records["vm"]
+    assert rec.status == "moved" and rec.attempts == 2
+    assert ("reset_state", "vm-uuid", "active") in cloud.calls
+    assert cloud.server_map["vm-uuid"]["status"] == "ACTIVE"
+
+
+def test_instance_put_in_error_is_left_in_error_when_it_no_longer_runs(cloud):
+    cloud.add_server("vm", "compute1", mode="error")
+    cloud.server_map["vm-uuid"]["OS-EXT-STS:power_state"] = 4
+    _, records = run(cloud, retries=0)
+    assert records["vm"].status == "failed" and "reset" not in records["vm"].message
+    assert not [c for c in cloud.calls if c[0] == "reset_state"] and cloud.server_map["vm-uuid"]["status"] == "ERROR"
+
+
 def test_failure_without_retries_halts_the_rest(cloud):
     cloud.add_server("a-bad", "compute1", mode="fail")
     cloud.add_server("b-ok", "compute1")
