@@ -36,7 +36,8 @@ options:
       - Seconds to wait for Nova to record a requested live migration. Nova writes the record as it takes the
         request, so none after this long means the request was lost (a message-bus restart loses requests in
         flight) or dropped. An instance left in task_state C(migrating) by a lost request is reset to ACTIVE (only
-        one that was ACTIVE), and the attempt counts as failed, so O(retries) applies. Must be positive.
+        one that was ACTIVE), and the attempt counts as a failed migration (M(ndu.dataplane.host_evacuate) retries it
+        on another host). Must be positive.
     type: int
     default: 60
   shutoff_policy:
