@@ -26,6 +26,7 @@ UNMOVABLE_POLICIES = ("fail", "skip_host", "cold_migrate", "stop_and_cold_migrat
 TIMEOUT_ACTIONS = ("abort", "force_complete", "fail")
 FAILED_MIGRATION = frozenset({"error", "failed", "cancelled", "reverted"})
 FAILURE_STATUSES = frozenset({"failed", "aborted", "timed_out"})
+GONE = "deleted while the host was being emptied"
 POWER_STATE = "OS-EXT-STS:power_state"
 POWER_RUNNING = 1
 
@@ -132,7 +133,7 @@ class Record:
     from_host: str
     method: str
     to: str | None = None
-    status: str = "pending"  # planned | left | moved | failed | aborted | timed_out | not_started
+    status: str = "pending"  # planned | left | moved | gone | failed | aborted | timed_out | not_started
     seconds: float = 0.0
     attempts: int = 0
     message: str = ""
@@ -146,7 +147,7 @@ class Record:
 
 @dataclass
 class Outcome:
-    status: str  # moved | failed | aborted | timed_out
+    status: str  # moved | gone | failed | aborted | timed_out
     dest: str | None = None
     message: str = ""
 
@@ -183,8 +184,14 @@ class Evacuator:
         while pending or active:
             while pending and len(active) < self.options.concurrency and not self.halted:
                 item = pending.pop(0)
-                if self.on_start:
-                    self.on_start(item)
+                try:
+                    if self.on_start:
+                        self.on_start(item)
+                except ApiError as err:
+                    if err.status != 404:
+                        raise
+                    records[item.id].status, records[item.id].message = "gone", GONE
+                    continue
                 gen = self._instance(item, records[item.id])
                 active.append((item, gen, self.clock()))
                 self._advance(item, gen, records, active, self.clock())
@@ -210,7 +217,10 @@ class Evacuator:
         except StopIteration as stop:
             outcome: Outcome = stop.value
         except ApiError as err:
-            outcome = Outcome("failed", message=f"Nova refused a call for '{item.name}': {err}")
+            if err.status == 404:  # deleted by its owner meanwhile: it is off the host, nothing to wait for
+                outcome = Outcome("gone", message=GONE)
+            else:
+                outcome = Outcome("failed", message=f"Nova refused a call for '{item.name}': {err}")
         record = records[item.id]
         record.status, record.message = outcome.status, outcome.message
         record.to = outcome.dest if outcome.status == "moved" else None
@@ -308,6 +318,7 @@ class Evacuator:
                 if lost:
                     return lost
             if now >= deadline and acted is None:
+                self.ops.server(item.id)  # deleted meanwhile: Nova answers 404 and the instance is gone, not late
                 acted = self.options.on_timeout
                 if acted == "fail":
                     return Outcome("timed_out", dest, f"live migration still '{status}' after {self.options.timeout:g}s; left running in Nova")

@@ -114,7 +114,12 @@ instances:
     from: {description: Host it was on., type: str, returned: always}
     to: {description: "Host it is on now, null when it did not move.", type: str, returned: always}
     method: {description: "V(live), V(cold), V(stop_and_cold) or V(leave).", type: str, returned: always}
-    status: {description: "V(moved), V(left), V(planned) (check mode), V(failed), V(aborted), V(timed_out) or V(not_started).", type: str, returned: always}
+    status:
+      description: >-
+        V(moved), V(left), V(planned) (check mode), V(gone) (deleted by its owner while the host was emptied),
+        V(failed), V(aborted), V(timed_out) or V(not_started).
+      type: str
+      returned: always
     seconds: {description: Wall time spent on it., type: float, returned: always}
     attempts: {description: Migrations started for it., type: int, returned: always}
     message: {description: Why it failed or was not started., type: str, returned: always}

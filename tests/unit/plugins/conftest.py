@@ -64,7 +64,9 @@ class FakeCloud:
 
     def _progress(self) -> None:
         for mig in self.migration_list:
-            server = self.server_map[mig["instance_uuid"]]
+            server = self.server_map.get(mig["instance_uuid"])
+            if server is None:  # deleted
+                continue
             if mig["status"] == "running":
                 b = self.behaviour.get(server["name"], Behaviour())
                 done = self.now - mig["_start"] >= b.duration
@@ -163,6 +165,13 @@ class FakeCloud:
         self.server_map[server_id].update({"status": mig["_was"]})
         mig["status"] = "confirmed"
 
+    def delete(self, server_id: str) -> None:
+        """What the instance's owner does (not a NovaApi call): its running migration ends in error."""
+        del self.server_map[server_id]
+        for mig in self.migration_list:
+            if mig["instance_uuid"] == server_id and mig["status"] == "running":
+                mig["status"] = "error"
+
     def reset_state(self, server_id: str, state: str) -> None:
         self.calls.append(("reset_state", server_id, state))
         self.server_map[server_id].update({"status": "ACTIVE" if state == "active" else "ERROR", "OS-EXT-STS:task_state": None})
@@ -177,6 +186,8 @@ class FakeCloud:
 
     def set_metadata(self, server_id: str, key: str, value: str) -> None:
         self.calls.append(("set_metadata", server_id, key, value))
+        if server_id not in self.server_map:
+            raise ApiError(404, f"Instance {server_id} could not be found.", f"PUT /servers/{server_id}/metadata")
         self.server_map[server_id]["metadata"][key] = value
 
     def delete_metadata(self, server_id: str, key: str) -> None:

@@ -191,6 +191,46 @@ def test_instance_put_in_error_is_left_in_error_when_it_no_longer_runs(cloud):
     assert not [c for c in cloud.calls if c[0] == "reset_state"] and cloud.server_map["vm-uuid"]["status"] == "ERROR"
 
 
+def test_instance_deleted_during_its_migration_is_gone_and_the_rest_move(cloud):
+    cloud.add_server("a-deleted", "compute1", duration=20)
+    cloud.add_server("b-ok", "compute1")
+    cloud.add_server("c-ok", "compute1")
+    sleep = cloud.sleep
+
+    def sleep_then_delete(seconds):
+        sleep(seconds)
+        if cloud.now > 1005 and "a-deleted-uuid" in cloud.server_map:
+            cloud.delete("a-deleted-uuid")
+    cloud.sleep = sleep_then_delete
+    evac, records = run(cloud, concurrency=1)
+    assert records["a-deleted"].status == "gone" and records["a-deleted"].message == "deleted while the host was being emptied"
+    assert [records[n].status for n in ("b-ok", "c-ok")] == ["moved", "moved"] and not evac.halted
+
+
+def test_hanging_migration_of_a_deleted_instance_is_gone_not_aborted(cloud):
+    cloud.add_server("hung", "compute1", mode="hang")
+    sleep = cloud.sleep
+
+    def sleep_then_vanish(seconds):
+        sleep(seconds)
+        cloud.server_map.pop("hung-uuid", None)  # its migration record still says running
+    cloud.sleep = sleep_then_vanish
+    _, records = run(cloud, timeout=20, on_timeout="abort")
+    assert records["hung"].status == "gone" and not [c for c in cloud.calls if c[0] == "abort"]
+
+
+def test_instance_deleted_before_its_turn_is_gone(cloud):
+    cloud.add_server("a-ok", "compute1")
+    cloud.add_server("b-deleted", "compute1")
+    options = Options(concurrency=1)
+    the_plan = plan(cloud.servers(host="compute1"), "compute1", options)
+    cloud.delete("b-deleted-uuid")
+    evac = Evacuator(cloud, options, ["compute2", "compute3"], on_start=lambda item: cloud.set_metadata(item.id, "k", "v"),
+                     clock=cloud.clock, sleep=cloud.sleep)
+    records = {r.name: r for r in evac.run(the_plan)}
+    assert (records["a-ok"].status, records["b-deleted"].status) == ("moved", "gone")
+
+
 def test_failure_without_retries_halts_the_rest(cloud):
     cloud.add_server("a-bad", "compute1", mode="fail")
     cloud.add_server("b-ok", "compute1")
