@@ -14,8 +14,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 dir=tests/integration/faults
 
-# The whole suite takes about 40 min of lab time on the 2-core lab machine; make test (~35 min without it) must stay
-# under 45 min, so it runs these three (about 7 min measured, see docs/faults.md), one of each kind of
+# The whole suite takes 38 min of lab time on the 2-core lab machine; make test (~31 min without it) must stay
+# under 45 min, so it runs these three (6.5 min measured, see docs/faults.md), one of each kind of
 # recovery: a refusal before the host is touched (7), a host rolled back (8), a SIGKILL resumed by the re-run (1).
 SUBSET=(
     "$dir/test_fault_capacity.py::test_no_capacity_is_refused_by_preflight_before_the_host_is_touched"

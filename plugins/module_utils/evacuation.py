@@ -309,9 +309,10 @@ class Evacuator:
                     if status in FAILED_MIGRATION:
                         kind = "aborted" if acted == "abort" else "failed"
                         where = dest or host or "a scheduler-chosen host"
+                        reason = self._reason(item)  # Nova's words, read before a reset adds to its actions
+                        undone = self._undo_error(item, server)
                         return Outcome(kind, dest or host, f"live migration {migration['id']} to {where} ended '{status}'"
-                                                           f"{self._reason(item)}; the instance is still on {item.source}"
-                                                           f"{self._undo_error(item, server)}")
+                                                           f"{reason}; the instance is still on {item.source}{undone}")
             now = self.clock()
             if migration is None and now >= asked + self.options.request_timeout and now < deadline:
                 lost = self._lost_request(item, before)
