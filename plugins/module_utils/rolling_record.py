@@ -284,7 +284,9 @@ def next_record(record: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]
 def step_skip_reason(record: dict[str, Any], step: dict[str, Any]) -> str | None:
     """Why the step table's ``step`` does not run for this record (None: it runs). ``step.only`` lists conditions,
     all of which must hold: a strategy name (``evacuate``, ``in_place``), ``snapshot`` (a snapshot was taken),
-    ``started`` (this rollback had to start ovs-vswitchd from nothing)."""
+    ``started`` (this rollback had to start ovs-vswitchd from nothing); ``enabled: false`` switches the step off."""
+    if str(step.get("enabled", True)).strip().lower() in ("false", "0", "no", "off"):
+        return "switched off"
     only = step.get("only") or []
     if isinstance(only, str):
         only = [only]

@@ -202,6 +202,11 @@ def test_step_conditions(only: Any, record: dict[str, Any], skipped: bool):
     assert bool(FILTERS["rolling_step_skip"](record, {"name": "s", "only": only})) is skipped
 
 
+@pytest.mark.parametrize("enabled,skipped", [(True, False), (False, True), ("False", True), ("true", False)])
+def test_step_switched_off(enabled: Any, skipped: bool):
+    assert bool(FILTERS["rolling_step_skip"]({}, {"name": "s", "enabled": enabled})) is skipped
+
+
 def test_unknown_step_condition_is_named():
     with pytest.raises(AnsibleFilterError, match="step s: unknown condition 'tuesday'"):
         FILTERS["rolling_step_skip"]({}, {"name": "s", "only": ["tuesday"]})
