@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Generate the reference docs from the single sources of truth.
 
-* roles: ``roles/<role>/meta/argument_specs.yml`` -> ``docs/roles/<role>.md``
+* roles: ``roles/<role>/meta/argument_specs.yml`` -> ``docs/roles/<role>.md`` and the same text as the
+  role's ``roles/<role>/README.md`` (what Galaxy shows for the role)
 * plugins: their DOCUMENTATION/EXAMPLES/RETURN, read through ``ansible-doc
   --json`` (so doc fragments are merged) -> ``docs/plugins/<type>_<name>.md``
 * ``docs/reference.md``: the index of both.
@@ -76,8 +77,9 @@ def _options_table(options: dict, prefix: str = "") -> list[str]:
 
 def role_doc(role: Path) -> str:
     spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text()) or {}
+    # The same text is docs/roles/<role>.md and roles/<role>/README.md: both are two levels down, so links agree.
     out = [HEADER, f"# Role `ndu.dataplane.{role.name}`\n",
-           f"Source: `roles/{role.name}/meta/argument_specs.yml`\n"]
+           f"A role of the [ndu.dataplane](../../README.md) collection. Source: `roles/{role.name}/meta/argument_specs.yml`\n"]
     for entry, body in sorted((spec.get("argument_specs") or {}).items()):
         body = body or {}
         out.append(f"## Entry point `{entry}`\n")
@@ -157,7 +159,7 @@ def generate() -> dict[Path, str]:
     files: dict[Path, str] = {}
     roles = sorted(p for p in (REPO / "roles").glob("*") if (p / "meta" / "argument_specs.yml").is_file())
     for role in roles:
-        files[DOCS / "roles" / f"{role.name}.md"] = role_doc(role)
+        files[DOCS / "roles" / f"{role.name}.md"] = files[role / "README.md"] = role_doc(role)
     plugins = plugin_docs()
     for key, data in sorted(plugins.items()):
         files[DOCS / "plugins" / f"{key}.md"] = plugin_doc(key, data)
@@ -178,6 +180,7 @@ def main() -> int:
     files = generate()
     existing = {p for sub in ("roles", "plugins") for p in (DOCS / sub).glob("*.md")}
     existing |= {DOCS / "reference.md"} if (DOCS / "reference.md").exists() else set()
+    existing |= set((REPO / "roles").glob("*/README.md"))
     if args.check:
         stale = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
         orphans = sorted(existing - set(files))
