@@ -53,7 +53,7 @@ def new_record(host: str, plan_entry: dict[str, Any], facts: dict[str, Any], tar
         "probe_running": False, "snapshot_taken": False, "answers": True,
         "rollback_needed": False, "rollback": None, "rollback_steps": {},
         "unsafe_reason": None, "nova_reason": None, "failure": None, "restore_errors": [], "compute_service": None,
-        "report": None,
+        "last_step": None, "report": None,
     }
 
 
@@ -142,7 +142,38 @@ def _on_mark(rec: dict[str, Any], event: dict[str, Any]) -> None:
     rec["marks"].append({"step": event["step"], "at": float(event["at"])})
 
 
+def step_event(rec: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """What a progress display needs about the step that just ended (the fact ``ndu_step``)."""
+    marks = rec["marks"]
+    at = event.get("at")
+    failed = event.get("failed")
+    rollback = event.get("phase", "roll") == "rollback"
+    if failed:
+        word = "failed"
+    elif event.get("skipped"):
+        word = "skipped"
+    elif (event.get("result") or {}).get("changed"):
+        word = "changed"
+    else:
+        word = "ok"
+    started = marks[-1]["at"] if marks else None
+    return {
+        "host": rec["host"], "batch": rec.get("batch"), "batches": event.get("batches"),
+        "step": f"rollback:{event['step']}" if rollback else event["step"],
+        "index": 0 if rollback else event.get("index"), "count": event.get("count"), "result": word,
+        "seconds": round(float(at) - float(started), 1) if at is not None and started is not None else None,
+        "elapsed": round(float(at) - float(marks[0]["at"]), 1) if at is not None and marks else None,
+        "instances_moved": sum(1 for i in rec["instances"] if i.get("status") == "moved"),
+        "msg": _text(failed.get("msg")) if failed else None,
+    }
+
+
 def _on_step(rec: dict[str, Any], event: dict[str, Any]) -> None:
+    _fold_step(rec, event)
+    rec["last_step"] = step_event(rec, event)
+
+
+def _fold_step(rec: dict[str, Any], event: dict[str, Any]) -> None:
     step = event["step"]
     result = event.get("result") or {}
     failed = event.get("failed")

@@ -215,3 +215,16 @@ def test_unknown_step_condition_is_named():
 def test_filter_starts_a_record():
     rec = FILTERS["rolling_record_new"](ENTRY, "c1", FACTS, "2")
     assert rec["schema"] == rr.SCHEMA and rec["nova_host"] == "nc1"
+
+
+def test_each_step_gives_the_progress_event_the_callback_reads():
+    rec = ev(start(), "mark", step="drain", at=100)
+    rec = ev(rec, "step", step="drain", result={"ok": True}, failed=None, index=2, count=9, batches=2, at=103.26)
+    assert rec["last_step"] == {"host": "c1", "batch": 1, "batches": 2, "step": "drain", "index": 2, "count": 9, "result": "ok",
+                                "seconds": 3.3, "elapsed": 3.3, "instances_moved": 0, "msg": None}
+    failed = ev(rec, "step", step="ovs_upgrade", result={"changed": True}, failed={"task": "t", "msg": "boom"}, index=5, count=9, at=110)
+    assert failed["last_step"]["result"] == "failed" and failed["last_step"]["msg"] == "boom"
+    rolled_back = ev(failed, "step", step="ovs_reload", result={}, failed=None, phase="rollback", at=120)
+    assert rolled_back["last_step"]["step"] == "rollback:ovs_reload" and rolled_back["last_step"]["index"] == 0
+    skipped = ev(rec, "step", step="reboot", result=None, failed=None, skipped=True, index=8, count=9, at=104)
+    assert skipped["last_step"]["result"] == "skipped"
