@@ -49,6 +49,8 @@ class PrivateVarsRule(AnsibleLintRule):
     version_changed = "0.1.0"
 
     def matchlines(self, file: Lintable) -> list[MatchError]:
+        if Path(str(file.path)).suffix not in (".yml", ".yaml", ".j2"):
+            return []  # Python (a role's own unit tests) and text are not Ansible's to read
         return [
             self.create_matcherror(message=f"{name} is private to the role {role}; read {role}_result instead",
                                    lineno=number, details=name, filename=file)

@@ -228,3 +228,22 @@ def test_each_step_gives_the_progress_event_the_callback_reads():
     assert rolled_back["last_step"]["step"] == "rollback:ovs_reload" and rolled_back["last_step"]["index"] == 0
     skipped = ev(rec, "step", step="reboot", result=None, failed=None, skipped=True, index=8, count=9, at=104)
     assert skipped["last_step"]["result"] == "skipped"
+
+
+def test_restore_steps_fold_the_service_and_their_failures():
+    rec = ev(run_until(None), "finish", installed=NEW, at=300)
+    enabled = ev(rec, "step", step="enable", phase="restore", result={"service": ENABLED}, failed=None)
+    assert enabled["status"] == "rolled" and enabled["compute_service"]["status"] == "enabled"
+    broken = ev(rec, "step", step="enable", phase="restore", result={"service": None}, failed={"task": "Enable", "msg": "503"})
+    assert broken["status"] == "failed" and broken["failure"] == {"step": "restore", "task": "Enable", "msg": "enable: 503"}
+    assert broken["last_step"]["step"] == "restore:enable"
+
+
+@pytest.mark.parametrize("only,record,skipped", [
+    (["answers"], {"answers": False}, True), (["answers"], {"answers": True}, False),
+    (["probe_running"], {"probe_running": False}, True),
+    (["safe"], {"unsafe_reason": None}, False), (["safe"], {"unsafe_reason": "x"}, True),
+    (["unsafe"], {"unsafe_reason": None}, True), (["unsafe"], {"unsafe_reason": "x"}, False),
+])
+def test_restore_step_conditions(only: Any, record: dict[str, Any], skipped: bool):
+    assert bool(FILTERS["rolling_step_skip"](record, {"name": "s", "only": only})) is skipped
