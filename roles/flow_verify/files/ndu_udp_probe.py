@@ -2,7 +2,7 @@
 """Per-instance UDP loss probe: one client, many echo responders (the collection's only probe).
 
     # in every instance (network namespace, VM): answer the probe
-    python3 ndu_udp_probe.py respond [--port 5999] [--ready-file F]
+    python3 ndu_udp_probe.py respond [--port 40001] [--ready-file F]
     # the client, outside every host being rolled: numbered datagrams to every instance until told to stop
     python3 ndu_udp_probe.py run --target ID=ADDRESS [--target ...] | --targets-file F.json  [--ns NS]
         --stop-file /run/ndu-dataplane/probe.stop [--rate 200] [--max-duration 3600]
@@ -11,7 +11,7 @@
     python3 ndu_udp_probe.py run --sender-ns vm1 --receiver-ns vm2 --dest 10.214.0.12 --stop-file F [--rate 1000]
     python3 ndu_udp_probe.py stop --stop-file /run/ndu-dataplane/probe.stop
 
-Wire format (UDP, port 5999 by default): a request is 24 bytes, ``struct.pack("!4sIQd", b"NDU1", target_index,
+Wire format (UDP, port 40001 by default: the lab responder's): a request is 24 bytes, ``struct.pack("!4sIQd", b"NDU1", target_index,
 sequence, send_time)``; a responder sends every datagram back unchanged to its source. The client sends
 ``--rate`` requests per second to each target, evenly spaced, and counts the echoes: a packet is lost when its
 echo never came back (either direction; the echoes of the last second get ``--drain`` seconds to arrive).
@@ -39,7 +39,7 @@ import time
 MAGIC = b"NDU1"
 PACKET = struct.Struct("!4sIQd")  # magic, target index, sequence number, send time (client's clock)
 WARMUP = 2 ** 64 - 1  # sequence number of the warm-up requests (never counted)
-DEFAULT_PORT = 5999
+DEFAULT_PORT = 40001
 GAPS_LISTED = 100  # gaps listed per target (the largest ones; gaps_total counts all)
 
 
