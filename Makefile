@@ -48,7 +48,7 @@ sanity: ## ansible-test sanity on the built collection
 	@tools/sanity.sh
 
 unit: ## pytest unit tests
-	$(PY) -m pytest tests/unit tests/lab/hosts
+	$(PY) -m pytest tests/unit tests/lab/hosts tests/lab/nova
 
 molecule: ## Molecule scenarios on the lab's test-host image
 	@tools/molecule.sh
@@ -64,8 +64,8 @@ faults-subset: ## The fault tests make test runs (tools/faults.sh --subset names
 
 # ---- lab -------------------------------------------------------------------
 .PHONY: lab-up lab-down lab-status
-lab-up: setup ## Start the lab (idempotent; fast when healthy)
-	$(PY) tests/lab/labctl.py up
+lab-up: setup ## Start the lab (idempotent; fast when healthy); NETWORK=ovn|ovs picks the backend (default ovn)
+	$(PY) tests/lab/labctl.py up $(if $(NETWORK),--network $(NETWORK))
 
 lab-down: ## Remove everything the lab started (caches are kept)
 	$(PY) tests/lab/labctl.py down
