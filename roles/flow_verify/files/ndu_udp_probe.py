@@ -328,7 +328,7 @@ def _own_args(args, drop):
 def run(args):
     """Start the client (in --ns / --sender-ns when given), and for --receiver-ns a responder there first."""
     me = os.path.abspath(__file__)
-    for stale in (args.stop_file, args.started_file):
+    for stale in (args.stop_file, args.started_file, args.output):  # a report left by an earlier run is not this one
         if stale and os.path.exists(stale):
             os.unlink(stale)
     responder = None
