@@ -30,6 +30,7 @@ import array
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -325,9 +326,34 @@ def _own_args(args, drop):
     return argv
 
 
+def _ours(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return b"ndu_udp_probe" in handle.read()
+    except OSError:
+        return False
+
+
+def _retire_earlier(pid_file):
+    """Stop a client an earlier, killed run left behind with the same stop file (its report is not wanted)."""
+    try:
+        with open(pid_file, encoding="utf-8") as handle:
+            pids = [int(p) for p in handle.read().split()]
+    except (OSError, ValueError):
+        return
+    for pid in pids:
+        if pid != os.getpid() and _ours(pid):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+
+
 def run(args):
     """Start the client (in --ns / --sender-ns when given), and for --receiver-ns a responder there first."""
     me = os.path.abspath(__file__)
+    pid_file = args.stop_file + ".pid"
+    _retire_earlier(pid_file)
     for stale in (args.stop_file, args.started_file, args.output):  # a report left by an earlier run is not this one
         if stale and os.path.exists(stale):
             os.unlink(stale)
@@ -347,8 +373,10 @@ def run(args):
         command = [sys.executable, me, "client"] + child
         if namespace:
             command = ["ip", "netns", "exec", namespace] + command
-        proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-        lines = proc.stdout.strip().splitlines()
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        _write(pid_file, f"{os.getpid()} {proc.pid}\n")
+        stdout, _stderr = proc.communicate()
+        lines = stdout.strip().splitlines()
         if not lines:
             raise RuntimeError(f"the client{' in namespace ' + repr(namespace) if namespace else ''} printed nothing (rc {proc.returncode})")
         report = json.loads(lines[-1])
