@@ -57,6 +57,13 @@ OVN_CENTRAL_IP = "10.213.0.5"
 OVN_NB = f"tcp:{OVN_CENTRAL_IP}:6641"
 OVN_SB = f"tcp:{OVN_CENTRAL_IP}:6642"
 LOCK_FILE = "/run/ndu-lab.lock"
+# The probe-only chassis (hostsctl's ndu-lab-probe) and its Neutron port.
+PROBE_HOST = "ndu-lab-probe"
+PROBE_PORT = "ndu-lab-probe"
+PROBE_NAMESPACE = "vm-probe"
+# What the test hosts' local repo holds (tests/lab/hosts/image/build.sh, trixie).
+OVS_VERSIONS = {"original": "3.5.0-1+b1", "lab1": "3.5.0-1+b1+lab1", "broken": "3.5.0-1+b1+lab2broken"}
+OVN_VERSIONS = {"original": "25.03.0-1", "lab1": "25.03.0-1+lab1"}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,6 +28,8 @@ from . import (
     LABVIF,
     OVN_NB,
     OVN_SB,
+    OVN_VERSIONS,
+    OVS_VERSIONS,
     PORTS,
     RABBIT_PASSWORD,
     RABBIT_USER,
@@ -627,6 +629,22 @@ def ensure_tenant_network(conn: object, settings: Settings) -> dict[str, str]:
             "mtu": str(net.mtu or "")}
 
 
+def ensure_probe_port(conn: object, host: str, name: str) -> object:
+    """The probe's port on the tenant network, bound to the probe chassis (admin
+    binding:host_id, as Nova binds an instance's). A binding that failed (the
+    chassis or agent was not registered yet) is retried."""
+    net_api = conn.network  # type: ignore[attr-defined]
+    net = net_api.find_network(TENANT_NETWORK)
+    port = net_api.find_port(name)
+    if port is None:
+        port = net_api.create_port(name=name, network_id=net.id, binding_host_id=host,
+                                   device_owner="ndu-lab:probe", device_id=name)
+    elif port.binding_host_id != host or port.binding_vif_type in ("binding_failed", "unbound"):
+        port = net_api.update_port(port, binding_host_id="")
+        port = net_api.update_port(port, binding_host_id=host)
+    return port
+
+
 def discover_hosts(settings: Settings, venv: Path) -> None:
     run([str(venv / "bin/nova-manage"), "--config-file",
          str(settings.etc_dir / "nova-manage/nova.conf"), "cell_v2", "discover_hosts"],
@@ -643,7 +661,8 @@ def mapped_hosts(settings: Settings) -> set[str]:
     return {line.strip() for line in out.splitlines() if line.strip()}
 
 
-def write_lab_json(settings: Settings, venv: Path, host_venv: Path | None = None) -> None:
+def write_lab_json(settings: Settings, venv: Path, host_venv: Path | None = None,
+                   probe: dict | None = None) -> None:
     settings.lab_json.write_text(json.dumps({
         "computes": settings.computes,
         "venv": str(venv),
@@ -651,6 +670,9 @@ def write_lab_json(settings: Settings, venv: Path, host_venv: Path | None = None
         "with_hosts": settings.with_hosts,
         "network": settings.network,
         "host_venv": str(host_venv) if host_venv else None,
+        "ovs_versions": OVS_VERSIONS if settings.with_hosts else None,
+        "ovn_versions": OVN_VERSIONS if settings.with_hosts else None,
+        "probe": probe,
         "snapshot": f"db-{snapshot_key(settings)}.tar",
     }, indent=2) + "\n")
 

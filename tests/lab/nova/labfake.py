@@ -240,6 +240,19 @@ class LabFakeDriver(fake.FakeLiveMigrateDriver):
         super().destroy(context, instance, network_info, block_device_info=block_device_info,
                         destroy_disks=destroy_disks, destroy_secrets=destroy_secrets)
 
+    def check_can_live_migrate_destination(self, context: Any, instance: Any, src_compute_info: Any,
+                                           dst_compute_info: Any, block_migration: bool = False,
+                                           disk_over_commit: bool = False) -> Any:
+        data = super().check_can_live_migrate_destination(
+            context, instance, src_compute_info, dst_compute_info, block_migration=block_migration,
+            disk_over_commit=disk_over_commit)
+        # Not a shared instance path (shared block storage stays): Nova then calls
+        # rollback_live_migration_at_destination after a failed or aborted
+        # migration, where the destination's plug is undone (upstream's fake
+        # says shared, and Nova skips the destination's clean-up).
+        data.is_shared_instance_path = False
+        return data
+
     def pre_live_migration(self, context: Any, instance: Any, block_device_info: Any,
                            network_info: Any, disk_info: Any, migrate_data: Any) -> Any:
         # Destination: the guest's port exists here before the move, as with libvirt.

@@ -176,3 +176,39 @@ def unplug(instance_uuid: str, vifs: list[Any] | None = None, run: Runner = _def
     if netns_exists(instance_uuid):
         run(["ip", "netns", "del", netns_name(instance_uuid)], True)
     return sorted(taps)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``labvif.py plug|unplug NAME ...``: the same plug for an endpoint Nova does not
+    know (the lab's probe namespace ``vm-probe`` on the probe-only chassis)."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="labvif", description=main.__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_plug = sub.add_parser("plug")
+    p_plug.add_argument("name", help="the endpoint's name (namespace vm-NAME)")
+    p_plug.add_argument("--port-id", required=True)
+    p_plug.add_argument("--mac", required=True)
+    p_plug.add_argument("--ip", required=True)
+    p_plug.add_argument("--cidr", required=True)
+    p_plug.add_argument("--mtu", type=int)
+    sub.add_parser("unplug").add_argument("name")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "plug":
+            vif = {"id": args.port_id, "address": args.mac,
+                   "network": {"bridge": BRIDGE, "meta": {"mtu": args.mtu} if args.mtu else {},
+                               "subnets": [{"cidr": args.cidr, "ips": [{"address": args.ip}]}]}}
+            print(json.dumps({"taps": plug(args.name, [vif]), "namespace": netns_name(args.name)}))
+        else:
+            print(json.dumps({"taps": unplug(args.name)}))
+    except PlugError as exc:
+        print(f"labvif {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

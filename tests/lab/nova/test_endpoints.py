@@ -140,8 +140,22 @@ def test_port_problems_name_host_and_port() -> None:
     agents = [{"host": "compute2", "agent_type": "OVN Controller agent", "is_alive": True}]
     hosts = {"compute2": _host([{"port_id": PORT, "tap": "tap3f2a9c1e-5b", "ovn_installed": False}])}
     problems = port_problems("ovn", ports, servers, hosts, agents)
-    assert any(p.startswith("compute2: ovn-controller never programmed port " + PORT) for p in problems)
-    assert any("compute2" in p and PORT in p and "DOWN" in p for p in problems)
+    assert problems == [f"compute2: ovn-controller never programmed port {PORT} of server web-1 "
+                        "(tap3f2a9c1e-5b has no ovn-installed)"]
+    hosts["compute2"]["ports"][0]["ovn_installed"] = True
+    ovs_agents = [{"host": "compute2", "agent_type": "Open vSwitch agent", "is_alive": True}]
+    assert port_problems("ovs", ports, servers, hosts, ovs_agents) == [
+        f"compute2: port {PORT} of server web-1 is DOWN in Neutron (neutron-openvswitch-agent never made it ACTIVE)"]
+
+
+def test_ovn_installed_port_with_stale_neutron_status_is_a_warning() -> None:
+    ports = [{"id": PORT, "status": "DOWN", "binding_host_id": "compute2", "device_id": VM}]
+    servers = {VM: {"name": "web-1", "host": "compute2"}}
+    agents = [{"host": "compute2", "agent_type": "OVN Controller agent", "is_alive": True}]
+    hosts = {"compute2": _host([{"port_id": PORT, "ovn_installed": True}])}
+    warnings: list[str] = []
+    assert port_problems("ovn", ports, servers, hosts, agents, warnings) == []
+    assert warnings and warnings[0].startswith(f"compute2: port {PORT} of server web-1 is DOWN in Neutron")
 
 
 def test_port_problems_missing_tap_and_dead_agent() -> None:
