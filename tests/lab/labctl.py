@@ -266,6 +266,7 @@ def write_client_files(settings: Settings, probe: dict[str, Any] | None = None) 
         f"export NDU_LAB_INVENTORY={settings.inventory}",
         f"export NDU_LAB_DIR={settings.lab_dir}",
         *([f"export NDU_LAB_NETWORK_BACKEND={settings.network}",
+           f"export NDU_LAB_BACKEND={settings.network}",
            f"export NDU_LAB_NETWORK={TENANT_NETWORK}",
            f"export NDU_LAB_SUBNET={TENANT_SUBNET}"] if settings.network else []),
         *([f"export NDU_LAB_OVS_ORIGINAL={OVS_VERSIONS['original']}",

@@ -669,6 +669,12 @@ def write_lab_json(settings: Settings, venv: Path, host_venv: Path | None = None
         "host_ip": settings.host_ip,
         "with_hosts": settings.with_hosts,
         "network": settings.network,
+        # The same, under the names the probe helper's tests read.
+        "backend": settings.network,
+        "tenant_network": TENANT_NETWORK if settings.network else None,
+        "probe_host": (probe or {}).get("host"),
+        "probe_namespace": (probe or {}).get("namespace"),
+        "probe_ip": (probe or {}).get("ip"),
         "host_venv": str(host_venv) if host_venv else None,
         "ovs_versions": OVS_VERSIONS if settings.with_hosts else None,
         "ovn_versions": OVN_VERSIONS if settings.with_hosts else None,
