@@ -64,9 +64,8 @@ def report_section(result: dict[str, Any] | None, targets: list[dict[str, Any]] 
     hosts = {t["id"]: t.get("host") for t in targets or []}
     instances = {}
     for key, entry in (result.get("instances") or {}).items():
-        instances[key] = {**{k: entry.get(k) for k in ("name", "address", "sent", "received", "lost", "longest_gap_ms",
-                                                        "gaps_total", "gaps", "duplicates", "answered_warmup")},
-                          "host_at_start": hosts.get(key)}
+        kept = ("name", "address", "sent", "received", "lost", "longest_gap_ms", "gaps_total", "gaps", "duplicates", "answered_warmup")
+        instances[key] = {**{k: entry.get(k) for k in kept}, "host_at_start": hosts.get(key)}
     return {
         "rate": result.get("rate"),
         "started": result.get("started"),
