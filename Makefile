@@ -1,6 +1,7 @@
 # ndu.dataplane task runner. `make help` lists the targets.
 # The README's two commands: `make demo` (the rolling upgrade on the lab) and
-# `make test` (every test stage). Both install what they need (as root).
+# `make test` (every test stage). Both install what they need (as root);
+# `make build` and `make ee` need neither root nor the lab (tests/packaging checks that).
 
 SHELL       := /bin/bash
 .DEFAULT_GOAL := help
@@ -9,7 +10,6 @@ VENV        := $(TOP)/.venv
 PY          := $(VENV)/bin/python
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(TOP)/ansible.cfg
-export NDU_CACHE ?= /var/cache/ndu-dataplane
 # Set this to the stages to run, e.g. `make test STAGES="lint unit"`.
 STAGES      ?= lint sanity unit molecule faults-subset integration
 COLLECTION  := build/collections/ansible_collections/ndu/dataplane
@@ -38,17 +38,18 @@ setup: deps venv collection-link
 test: setup ## Run every test stage in order; stop at the first failure
 	@tools/stages.sh $(STAGES)
 
-lint: ## ansible-lint (production), yamllint, changelog fragments, docs in step
+lint: ## ansible-lint (production), yamllint, changelog fragments, docs in step, galaxy-importer on the artifact
 	ansible-lint --profile production
 	yamllint --strict .
 	antsibull-changelog lint
 	$(PY) tools/gen_docs.py --check
+	@tools/galaxy_import.sh
 
 sanity: ## ansible-test sanity on the built collection
 	@tools/sanity.sh
 
-unit: ## pytest unit tests
-	$(PY) -m pytest tests/unit tests/lab/hosts tests/lab/nova
+unit: ## pytest unit tests, and the packaging tests (build, EE, demo target) that need no lab
+	$(PY) -m pytest tests/unit tests/packaging tests/lab/hosts tests/lab/nova
 
 molecule: ## Molecule scenarios on the lab's test-host image
 	@tools/molecule.sh
@@ -78,18 +79,25 @@ bench: setup ## Run the benchmarks on the lab (bench/)
 	$(PY) bench/run.py
 
 # ---- collection ------------------------------------------------------------
-.PHONY: build docs changelog demo clean
-build: setup ## Build ndu-dataplane-$(VERSION).tar.gz into build/
+.PHONY: build ee docs changelog demo clean
+build: venv ## Build ndu-dataplane-$(VERSION).tar.gz into build/ (no root, no lab)
 	ansible-galaxy collection build --force --output-path build/ .
 
-docs: setup ## Regenerate docs/ from argument_specs and DOCUMENTATION
+ee: build ## Write the execution environment's build context to build/ee/context (ee/execution-environment.yml)
+	@mkdir -p build/ee
+	cp build/ndu-dataplane-$(VERSION).tar.gz build/ee/ndu-dataplane.tar.gz
+	ansible-builder create -f ee/execution-environment.yml -c build/ee/context
+
+docs: venv ## Regenerate docs/ and roles/*/README.md from argument_specs and DOCUMENTATION
 	$(PY) tools/gen_docs.py
 
 changelog: ## Release: fold fragments into CHANGELOG.rst
 	antsibull-changelog release
 
-demo: ## The rolling upgrade on the lab (brings the lab up if needed)
-	@tools/demo.sh
+# The demo's roll prints one line per host step (the ndu.dataplane.progress callback, docs/progress.md);
+# `make demo ANSIBLE_STDOUT_CALLBACK=default` shows Ansible's usual output instead.
+demo: setup ## The rolling upgrade on the lab (installs what it needs, brings the lab up if needed)
+	@ANSIBLE_STDOUT_CALLBACK=$${ANSIBLE_STDOUT_CALLBACK:-ndu.dataplane.progress} tools/demo.sh
 
 clean: ## Remove build output (not the caches, not the lab)
 	rm -rf build

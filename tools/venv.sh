@@ -8,11 +8,18 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-cache=${NDU_CACHE:-/var/cache/ndu-dataplane}
 req="$top/requirements-dev.txt"
 python=${NDU_PYTHON:-python3}
 
 hash=$("$python" -c 'import hashlib,sys,platform; d=open(sys.argv[1],"rb").read(); print(hashlib.sha256(d+platform.python_version().encode()).hexdigest()[:16])' "$req")
+# The shared cache by default; a user who cannot write there (no root needed for `make build`) gets one of
+# their own, unless the shared one already holds this venv.
+cache=${NDU_CACHE:-/var/cache/ndu-dataplane}
+if [ -z "${NDU_CACHE:-}" ] && [ ! -f "$cache/dev-venv-$hash/.complete" ] \
+        && ! { mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; }; then
+    cache=${XDG_CACHE_HOME:-$HOME/.cache}/ndu-dataplane
+    echo "venv: /var/cache/ndu-dataplane is not writable for $(id -un); using $cache"
+fi
 venv="$cache/dev-venv-$hash"
 
 if [ ! -x "$venv/bin/ansible-playbook" ] || [ ! -f "$venv/.complete" ]; then

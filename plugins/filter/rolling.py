@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Filters of the rolling upgrade playbook: check input, plan, report, summary."""
+"""Filters of the rolling upgrade playbook: check input, plan, the per-host roll record, report, summary."""
 from __future__ import annotations
 
 from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.ndu.dataplane.plugins.module_utils import rolling
+from ansible_collections.ndu.dataplane.plugins.module_utils import rolling_record as record_logic
 from ansible_collections.ndu.dataplane.plugins.module_utils import rolling_report as report_logic
 
 
@@ -47,6 +48,28 @@ def rolling_summary(report: Any) -> list[str]:
     return report_logic.summary_lines(_dict(report, "summarise the report"))
 
 
+def rolling_record_new(plan_entry: Any, host: Any, facts: Any, target_version: Any) -> dict[str, Any]:
+    """The roll record of a host that starts its roll."""
+    return record_logic.new_record(str(host), _dict(plan_entry, "start the roll record"), _dict(facts, "start the roll record"),
+                                   str(target_version))
+
+
+def rolling_record(record: Any, event: Any) -> dict[str, Any]:
+    """The next roll record after an event (a step's result, a failure, a read-back, the rollback, the restore)."""
+    try:
+        return record_logic.next_record(_dict(record, "update the roll record"), _dict(event, "update the roll record"))
+    except record_logic.RecordError as err:
+        raise AnsibleFilterError(f"Failed to update the roll record: {err}") from err
+
+
+def rolling_step_skip(record: Any, step: Any) -> str:
+    """Why a step of the step table does not run for this host; empty when it runs."""
+    try:
+        return record_logic.step_skip_reason(_dict(record, "decide the step"), _dict(step, "decide the step")) or ""
+    except record_logic.RecordError as err:
+        raise AnsibleFilterError(f"Failed to decide the step: {err}") from err
+
+
 class FilterModule:
     """Rolling upgrade filters of ndu.dataplane."""
 
@@ -57,4 +80,7 @@ class FilterModule:
             "rolling_plan_lines": rolling_plan_lines,
             "rolling_report": rolling_report,
             "rolling_summary": rolling_summary,
+            "rolling_record_new": rolling_record_new,
+            "rolling_record": rolling_record,
+            "rolling_step_skip": rolling_step_skip,
         }

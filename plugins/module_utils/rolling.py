@@ -15,7 +15,9 @@ from typing import Any, Iterable
 
 STRATEGIES = ("evacuate", "in_place", "auto")
 SEAMLESS_MODES = ("ndu", "flow_preserving")
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+# Ansible's ``serial`` reads a percentage with int(): "12.5%" stops the play, so the planner refuses it too.
+_PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
+_DECIMAL_PERCENT = re.compile(r"^\s*\d*\.\d+\s*%\s*$")
 
 
 def _serial_items(serial: Any) -> list[Any]:
@@ -43,8 +45,10 @@ def serial_error(serial: Any) -> str | None:
                     return f"ndu_serial item '{item}' must be at least 1 (0 would mean every host at once)"
                 continue
             match = _PERCENT.match(text)
-            if match and 0 < float(match.group(1)) <= 100:
+            if match and 0 < int(match.group(1)) <= 100:
                 continue
+            if _DECIMAL_PERCENT.match(text):
+                return f"ndu_serial item {item!r} is not a whole percentage: Ansible's serial takes whole numbers ('12%', not '12.5%')"
         return f"ndu_serial item {item!r} is neither a positive number of hosts nor a percentage between 0 and 100"
     return None
 
@@ -58,7 +62,7 @@ def batch_sizes(total: int, serial: Any) -> list[int]:
         item = items[min(index, len(items) - 1)]
         text = str(item).strip()
         match = _PERCENT.match(text)
-        size = int(float(match.group(1)) / 100.0 * total) if match else int(text)
+        size = int(int(match.group(1)) / 100.0 * total) if match else int(text)
         size = max(1, min(size, left))
         sizes.append(size)
         left -= size
@@ -217,6 +221,19 @@ def plan(facts_list: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, 
         "batches": split, "hosts": hosts,
         "totals": {"hosts": len(hosts), "to_roll": len(todo), "skipped": len(hosts) - len(todo), "instances_to_move": moving},
     }
+
+
+def plan_or_refusal(facts_list: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """:func:`plan` with ``refused``: None for a plan that can run, else the one sentence that says why not (the
+    playbook prints it from a ``fail`` task, so the operator reads it without Ansible's wrapping)."""
+    try:
+        the_plan = plan(facts_list, params)
+    except (KeyError, ValueError) as err:
+        return {"refused": f"The rolling upgrade did not start, nothing was changed: {str(err).strip('.')}. "
+                           "Next: correct that (ndu_strategy, the host, or the instances on it) and run again.",
+                "batches": [], "hosts": {}, "totals": {"hosts": 0, "to_roll": 0, "skipped": 0, "instances_to_move": 0}}
+    the_plan["refused"] = None
+    return the_plan
 
 
 def plan_lines(the_plan: dict[str, Any], check_mode: bool) -> list[str]:

@@ -171,3 +171,28 @@ def test_finished_host_with_a_left_record_is_skipped_and_the_record_named():
     assert action == "skip" and "record an interrupted run left on it is removed" in reasons[0]
     action, _ = rolling.host_action(facts("c1", state={"target_version": "2", "started": 1}), migrate_back=False)
     assert action == "resume"
+
+
+@pytest.mark.parametrize("serial", ["12.5%", [1, "12.5%"], " .5%"])
+def test_serial_ansible_would_refuse_is_refused(serial):
+    # Ansible's serial reads percentages with int(): "12.5%" would stop the play after the plan was printed.
+    errors = rolling.validate({**GOOD, "serial": serial})
+    assert any("not a whole percentage" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("total,serial", [(3, [1, "34%"]), (8, ["13%", "50%"]), (7, [2, "30%", 1])])
+def test_batch_sizes_match_ansible_serial(total, serial):
+    from ansible.playbook.play import Play
+    from ansible.executor.playbook_executor import PlaybookExecutor
+    hosts = [f"h{n}" for n in range(total)]
+    play = Play.load({"hosts": "all", "serial": serial, "tasks": []})
+    executor = PlaybookExecutor.__new__(PlaybookExecutor)
+    executor._inventory = type("Inv", (), {"get_hosts": lambda self, *a, **k: hosts})()
+    assert [len(b) for b in executor._get_serialized_batches(play)] == rolling.batch_sizes(total, serial)
+
+
+def test_plan_refusal_is_one_sentence_not_an_exception():
+    refused = rolling.plan_or_refusal([facts("c1", reboot_reasons=["r"])], {**PARAMS, "strategy": "in_place"})
+    assert refused["refused"].startswith("The rolling upgrade did not start, nothing was changed: ndu_strategy=in_place is not safe on c1")
+    assert refused["batches"] == [] and "\n" not in refused["refused"]
+    assert rolling.plan_or_refusal([facts("c1")], PARAMS)["refused"] is None
