@@ -7,6 +7,7 @@
                                controller that owns br-int (default ovn; a running lab keeps its own)
     labctl status              readable table, also written to $NDU_LAB_DIR/status.json
     labctl down                removes everything the lab created, keeps the caches
+    labctl rss                 RSS of the whole lab (control plane, containers) in MiB, as JSON
     labctl service stop|start|restart NAME
                                fault injection: one control-plane process (nova-api, rabbitmq, ...)
                                stopped by its recorded PID, started as `up` does, lab healthy again
@@ -671,6 +672,48 @@ def cmd_status(settings: Settings) -> int:
     return 0 if report["healthy"] else 1
 
 
+def lab_rss(settings: Settings) -> dict[str, Any]:
+    """RSS of the whole lab in MiB: the control plane (every recorded process's
+    session: uWSGI workers included) and the containers (hosts, probe, OVN
+    central; by their cgroup), each process counted once."""
+    sessions = {}
+    for name in recorded(settings.pid_dir):
+        pid = alive(settings.pid_dir, name)
+        if pid:
+            sessions[os.getsid(pid)] = name
+    ids = {}
+    if shutil.which("podman"):
+        out = subprocess.run(["podman", "ps", "--format", "{{.ID}} {{.Names}}", "--no-trunc"],
+                             capture_output=True, text=True, check=False,
+                             env=dict(os.environ, **dict(line.split("=", 1) for line in
+                                                         hostsctl(settings, "env").split() if "=" in line)))
+        for line in out.stdout.splitlines():
+            cid, _, cname = line.partition(" ")
+            if cname.startswith(("compute", "ndu-lab-")):
+                ids[cid] = cname
+    per: dict[str, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            status = (proc / "status").read_text()
+            cgroup = (proc / "cgroup").read_text()
+            sid = os.getsid(int(proc.name))
+        except (OSError, ProcessLookupError):
+            continue
+        rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        owner = sessions.get(sid)
+        if owner is None:
+            owner = next((f"host:{cname}" for cid, cname in ids.items() if cid in cgroup), None)
+        if owner:
+            per[owner] = per.get(owner, 0) + rss
+    mib = {k: round(v / 1024) for k, v in sorted(per.items())}
+    control = sum(v for k, v in mib.items() if not k.startswith("host:"))
+    hosts = sum(v for k, v in mib.items() if k.startswith("host:"))
+    return {"control_plane_mib": control, "hosts_mib": hosts, "total_mib": control + hosts,
+            "network_backend": settings.network, "processes": mib}
+
+
 def cmd_down(settings: Settings) -> int:
     if os.geteuid() != 0:
         raise LabError("labctl must run as root")
@@ -722,7 +765,7 @@ def cmd_service(settings: Settings, op: str, name: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labctl", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("up", "down", "status", "service"))
+    parser.add_argument("action", choices=("up", "down", "status", "service", "rss"))
     parser.add_argument("service", nargs="*", metavar="stop|start|restart NAME",
                         help="with `service`: the action and the lab process (" + ", ".join(onoff.SWITCHABLE) + ")")
     parser.add_argument("--computes", type=int, default=None,
@@ -748,6 +791,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.action == "service":
             return cmd_service(settings, *args.service)
+        if args.action == "rss":
+            print(json.dumps(lab_rss(settings), indent=2))
+            return 0
         if args.action in ("up", "down"):
             with lab_lock():
                 return {"up": cmd_up, "down": cmd_down}[args.action](settings)

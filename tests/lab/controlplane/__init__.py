@@ -59,6 +59,7 @@ OVN_SB = f"tcp:{OVN_CENTRAL_IP}:6642"
 LOCK_FILE = "/run/ndu-lab.lock"
 # The probe-only chassis (hostsctl's ndu-lab-probe) and its Neutron port.
 PROBE_HOST = "ndu-lab-probe"
+PROBE_HOST_IP = "10.213.0.10"
 PROBE_PORT = "ndu-lab-probe"
 PROBE_NAMESPACE = "vm-probe"
 # What the test hosts' local repo holds (tests/lab/hosts/image/build.sh, trixie).

@@ -31,6 +31,8 @@ from . import (
     OVN_VERSIONS,
     OVS_VERSIONS,
     PORTS,
+    PROBE_HOST,
+    PROBE_HOST_IP,
     RABBIT_PASSWORD,
     RABBIT_USER,
     REGION,
@@ -276,17 +278,20 @@ def write_compute_configs(settings: Settings) -> None:
                compute_name=name, compute_ip=compute_ip(name),
                transport_url=settings.transport_url, nova_common=NOVA_COMMON,
                nova_clients=_nova_clients(settings), wait_for_vif_plug=wait_plug)
-        etc_neutron = settings.hosts_dir / name / "neutron"
-        render("neutron-host.conf", etc_neutron / "neutron.conf", compute_name=name,
-               transport_url=settings.transport_url)
-        render("openvswitch_agent.ini", etc_neutron / "openvswitch_agent.ini", compute_name=name,
-               compute_ip=compute_ip(name))
         # Nova reads its node identity from compute_id next to its config file
         # too: kept here, it survives the container being rebuilt, not just
         # rebooted, while the lab's database lives.
         identity = etc_nova / "compute_id"
         if not identity.exists():
             identity.write_text(node_uuid(name) + "\n")
+    # The probe-only chassis runs the agent too (ML2/OVS); nothing of Nova.
+    for name, ip in [*((n, compute_ip(n)) for n in compute_names(settings.computes)),
+                     (PROBE_HOST, PROBE_HOST_IP)]:
+        etc_neutron = settings.hosts_dir / name / "neutron"
+        render("neutron-host.conf", etc_neutron / "neutron.conf", compute_name=name,
+               transport_url=settings.transport_url)
+        render("openvswitch_agent.ini", etc_neutron / "openvswitch_agent.ini", compute_name=name,
+               compute_ip=ip)
 
 
 # --- MariaDB ----------------------------------------------------------------
