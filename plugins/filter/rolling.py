@@ -22,13 +22,11 @@ def rolling_validate(params: Any) -> list[str]:
 
 
 def rolling_plan(facts: Any, params: Any) -> dict[str, Any]:
-    """The plan of the roll from every host's facts."""
+    """The plan of the roll from every host's facts. A plan the hosts refuse is returned, not raised: ``refused``
+    holds the sentence the playbook's ``fail`` task prints (None when the plan is good)."""
     if not isinstance(facts, list) or not all(isinstance(f, dict) and "host" in f for f in facts):
         raise AnsibleFilterError("Failed to plan the roll: expected a list of host facts (dicts with 'host')")
-    try:
-        return rolling.plan(facts, _dict(params, "plan the roll"))
-    except (KeyError, ValueError) as err:
-        raise AnsibleFilterError(f"Failed to plan the roll: {err}") from err
+    return rolling.plan_or_refusal(facts, _dict(params, "plan the roll"))
 
 
 def rolling_plan_lines(the_plan: Any, check_mode: bool = False) -> list[str]:

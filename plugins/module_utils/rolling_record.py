@@ -53,7 +53,7 @@ def new_record(host: str, plan_entry: dict[str, Any], facts: dict[str, Any], tar
         "probe_running": False, "snapshot_taken": False, "answers": True,
         "rollback_needed": False, "rollback": None, "rollback_steps": {},
         "unsafe_reason": None, "nova_reason": None, "failure": None, "restore_errors": [], "compute_service": None,
-        "report": None,
+        "last_step": None, "report": None,
     }
 
 
@@ -142,10 +142,48 @@ def _on_mark(rec: dict[str, Any], event: dict[str, Any]) -> None:
     rec["marks"].append({"step": event["step"], "at": float(event["at"])})
 
 
+def step_event(rec: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """What a progress display needs about the step that just ended (the fact ``ndu_step``)."""
+    marks = rec["marks"]
+    at = event.get("at")
+    failed = event.get("failed")
+    phase = event.get("phase", "roll")
+    rollback = phase != "roll"
+    if failed:
+        word = "failed"
+    elif event.get("skipped"):
+        word = "skipped"
+    elif (event.get("result") or {}).get("changed"):
+        word = "changed"
+    else:
+        word = "ok"
+    started = marks[-1]["at"] if marks else None
+    return {
+        "host": rec["host"], "batch": rec.get("batch"), "batches": event.get("batches"),
+        "step": f"{phase}:{event['step']}" if rollback else event["step"],
+        "index": 0 if rollback else event.get("index"), "count": event.get("count"), "result": word,
+        "seconds": round(float(at) - float(started), 1) if at is not None and started is not None else None,
+        "elapsed": round(float(at) - float(marks[0]["at"]), 1) if at is not None and marks else None,
+        "instances_moved": sum(1 for i in rec["instances"] if i.get("status") == "moved"),
+        "msg": _text(failed.get("msg")) if failed else None,
+    }
+
+
 def _on_step(rec: dict[str, Any], event: dict[str, Any]) -> None:
+    _fold_step(rec, event)
+    rec["last_step"] = step_event(rec, event)
+
+
+def _fold_step(rec: dict[str, Any], event: dict[str, Any]) -> None:
     step = event["step"]
     result = event.get("result") or {}
     failed = event.get("failed")
+    if event.get("phase", "roll") == "restore":
+        if failed:
+            _on_restore(rec, {"error": f"{step}: {_text(failed.get('msg'))}", "task": failed.get("task")})
+        elif result.get("service") and not event.get("skipped"):
+            _on_restore(rec, {"service": result["service"]})
+        return
     if event.get("phase", "roll") == "rollback":
         rec["rollback_steps"][step] = {"ok": not failed, "result": _rollback_view(step, result)}
         if failed and rec["status"] != "unsafe":
@@ -284,6 +322,7 @@ def next_record(record: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]
 def step_skip_reason(record: dict[str, Any], step: dict[str, Any]) -> str | None:
     """Why the step table's ``step`` does not run for this record (None: it runs). ``step.only`` lists conditions,
     all of which must hold: a strategy name (``evacuate``, ``in_place``), ``snapshot`` (a snapshot was taken),
+    ``answers`` (the host answers), ``probe_running``, ``safe`` / ``unsafe`` (no unsafe reason / one),
     ``started`` (this rollback had to start ovs-vswitchd from nothing); ``enabled: false`` switches the step off."""
     if str(step.get("enabled", True)).strip().lower() in ("false", "0", "no", "off"):
         return "switched off"
@@ -297,6 +336,15 @@ def step_skip_reason(record: dict[str, Any], step: dict[str, Any]) -> str | None
         elif cond == "snapshot":
             if not record.get("snapshot_taken"):
                 return "no snapshot was taken"
+        elif cond == "answers":
+            if not record.get("answers", True):
+                return "the host does not answer"
+        elif cond == "probe_running":
+            if not record.get("probe_running"):
+                return "no probe runs"
+        elif cond in ("safe", "unsafe"):
+            if (record.get("unsafe_reason") is None) != (cond == "safe"):
+                return f"the host is {'unsafe' if cond == 'safe' else 'safe'}"
         elif cond == "started":
             reload_ = (record.get("rollback_steps", {}).get("ovs_reload") or {}).get("result") or {}
             if reload_.get("mode") != "start":

@@ -21,6 +21,7 @@ def snapshot(conn: Any, hosts: tuple[str, ...]) -> dict[str, Any]:
     ({"ndu_serial": []}, "ndu_serial is empty"),
     ({"ndu_hosts": "no_such_group"}, "matches no host in the inventory"),
     ({"ndu_max_fail_percentage": 150}, "from 0 to 100"),
+    ({"ndu_serial": [1, "12.5%"]}, "not a whole percentage"),  # Ansible's serial would refuse it after the plan
 ])
 def test_bad_input_fails_before_anything_changes(lab: Any, clean_lab: Any, report: Path, extra: dict, needle: str) -> None:
     before = snapshot(clean_lab, lab.computes)
@@ -39,6 +40,19 @@ def test_host_unknown_to_nova_fails_before_anything_changes(lab: Any, clean_lab:
     run = roll(lab, report, inventories=(ghost,), ndu_target_version=LAB1)
     assert run.rc != 0
     assert "Nova has no nova-compute service for ghost1 (Nova host 'ghost-compute')" in run.out, run.out[-3000:]
+    assert snapshot(clean_lab, lab.computes) == before
+
+
+def test_plan_refusal_is_one_sentence_and_changes_nothing(lab: Any, clean_lab: Any, report: Path) -> None:
+    # Issue 15: printed as "Finalization of task args for 'ansible.builtin.set_fact' failed: ... The filter plugin ...".
+    before = snapshot(clean_lab, lab.computes)
+    run = roll(lab, report, ndu_target_version=LAB1, ndu_strategy="in_place", ndu_reload_mode="restart", ndu_allow_restart=True)
+    assert run.rc != 0
+    text = unfolded(run.out)
+    assert ("The rolling upgrade did not start, nothing was changed: ndu_strategy=in_place is not safe on "
+            f"{lab.computes[0]}: the switch-over would be 'restart', which drops flows") in text, text[-3000:]
+    assert "Finalization of task args" not in text and "filter plugin" not in text, text[-3000:]
+    assert "Roll the hosts batch by batch" not in text or "skipping: no hosts matched" in text
     assert snapshot(clean_lab, lab.computes) == before
 
 

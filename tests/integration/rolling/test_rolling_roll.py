@@ -2,6 +2,7 @@
 """The rolling upgrade on the lab: a full roll with instances, its no-op re-run, and a broken canary rolled back."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,31 @@ def test_broken_canary_is_rolled_back_and_stops_the_roll(lab: Any, clean_lab: An
     assert [s["step"] for s in entry["timeline"]][-1] == "rollback"
     assert all(data["hosts"][h]["status"] == "not_reached" for h in others)
     assert f"{canary} did not roll (rolled back) at step {entry['failure']['step']}" in run.out
+
+
+def printed_batches(out: str) -> tuple[list[list[str]], list[list[str]]]:
+    """The batches the printed plan names ("Batch 1/2: compute1"), and those the play ran (its "Batch 1/2: compute1
+    (0 of 3 host(s) done before it)" line each)."""
+    found = re.findall(r"Batch \d+/\d+: ([\w-]+(?:, [\w-]+)*)( \(\d+ of \d+ host)?", unfolded(out))
+    planned = [names.split(", ") for names, ran in found if not ran]
+    ran = [names.split(", ") for names, ran in found if ran]
+    return planned, ran
+
+
+def test_two_rolls_in_a_row_run_the_batches_of_their_printed_plan(lab: Any, clean_lab: Any, report: Path) -> None:
+    # Issue 15: the play once rolled compute2 first although the plan named compute1 the canary (group_by order).
+    # A roll there and back (the upgrade, then ndu.dataplane.rollback) across 3 hosts: each runs its printed plan.
+    runs = [roll(lab, report, ndu_target_version=LAB1), None]
+    assert runs[0].rc == 0, runs[0].out[-4000:]
+    runs[1] = roll(lab, report, playbook="rollback", ndu_hosts="computes")
+    for run in runs:
+        assert run is not None and run.rc == 0, run.out[-4000:] if run else ""
+        planned, ran = printed_batches(run.out)
+        assert planned == run.report["batches"] == ran, (planned, run.report["batches"], ran)
+        assert len(sum(ran, [])) == 3 and ran[0] == [lab.computes[0]], ran
+        starts = {h: run.report["hosts"][h]["started"] for h in sum(ran, [])}
+        assert all(starts[ran[0][0]] < starts[h] for h in sum(ran[1:], [])), starts  # the canary ran first
+    # The rollback report names the version it went back to, not 'latest'.
+    back = runs[1].report
+    assert back["parameters"]["target_version"] == ORIGINAL, back["parameters"]
+    assert all(set(back["hosts"][h]["packages"]["after"].values()) == {ORIGINAL} for h in lab.computes)

@@ -215,3 +215,35 @@ def test_unknown_step_condition_is_named():
 def test_filter_starts_a_record():
     rec = FILTERS["rolling_record_new"](ENTRY, "c1", FACTS, "2")
     assert rec["schema"] == rr.SCHEMA and rec["nova_host"] == "nc1"
+
+
+def test_each_step_gives_the_progress_event_the_callback_reads():
+    rec = ev(start(), "mark", step="drain", at=100)
+    rec = ev(rec, "step", step="drain", result={"ok": True}, failed=None, index=2, count=9, batches=2, at=103.26)
+    assert rec["last_step"] == {"host": "c1", "batch": 1, "batches": 2, "step": "drain", "index": 2, "count": 9, "result": "ok",
+                                "seconds": 3.3, "elapsed": 3.3, "instances_moved": 0, "msg": None}
+    failed = ev(rec, "step", step="ovs_upgrade", result={"changed": True}, failed={"task": "t", "msg": "boom"}, index=5, count=9, at=110)
+    assert failed["last_step"]["result"] == "failed" and failed["last_step"]["msg"] == "boom"
+    rolled_back = ev(failed, "step", step="ovs_reload", result={}, failed=None, phase="rollback", at=120)
+    assert rolled_back["last_step"]["step"] == "rollback:ovs_reload" and rolled_back["last_step"]["index"] == 0
+    skipped = ev(rec, "step", step="reboot", result=None, failed=None, skipped=True, index=8, count=9, at=104)
+    assert skipped["last_step"]["result"] == "skipped"
+
+
+def test_restore_steps_fold_the_service_and_their_failures():
+    rec = ev(run_until(None), "finish", installed=NEW, at=300)
+    enabled = ev(rec, "step", step="enable", phase="restore", result={"service": ENABLED}, failed=None)
+    assert enabled["status"] == "rolled" and enabled["compute_service"]["status"] == "enabled"
+    broken = ev(rec, "step", step="enable", phase="restore", result={"service": None}, failed={"task": "Enable", "msg": "503"})
+    assert broken["status"] == "failed" and broken["failure"] == {"step": "restore", "task": "Enable", "msg": "enable: 503"}
+    assert broken["last_step"]["step"] == "restore:enable"
+
+
+@pytest.mark.parametrize("only,record,skipped", [
+    (["answers"], {"answers": False}, True), (["answers"], {"answers": True}, False),
+    (["probe_running"], {"probe_running": False}, True),
+    (["safe"], {"unsafe_reason": None}, False), (["safe"], {"unsafe_reason": "x"}, True),
+    (["unsafe"], {"unsafe_reason": None}, True), (["unsafe"], {"unsafe_reason": "x"}, False),
+])
+def test_restore_step_conditions(only: Any, record: dict[str, Any], skipped: bool):
+    assert bool(FILTERS["rolling_step_skip"](record, {"name": "s", "only": only})) is skipped

@@ -103,10 +103,11 @@ def test_filters_reject_wrong_types():
         FILTERS["rolling_validate"]([])
 
 
-def test_plan_filter_turns_value_error_into_filter_error():
+def test_plan_filter_returns_a_refusal_as_one_sentence():
+    # Raised, it reached the operator wrapped in "Finalization of task args for 'ansible.builtin.set_fact' failed: ...".
     f = {"host": "c1", "reboot_reasons": ["r"], "packages": {"upgrade_needed": True, "changes": {}}}
-    with pytest.raises(AnsibleFilterError, match="in_place is not safe"):
-        FILTERS["rolling_plan"]([f], {"strategy": "in_place", "serial": 1})
+    refused = FILTERS["rolling_plan"]([f], {"strategy": "in_place", "serial": 1})["refused"]
+    assert refused.startswith("The rolling upgrade did not start, nothing was changed: ndu_strategy=in_place is not safe on c1")
 
 
 def test_check_mode_summary_says_nothing_changed():
