@@ -49,7 +49,7 @@ sanity: ## ansible-test sanity on the built collection
 	@tools/sanity.sh
 
 unit: ## pytest unit tests, and the packaging tests (build, EE, demo target) that need no lab
-	$(PY) -m pytest tests/unit tests/packaging tests/lab/hosts
+	$(PY) -m pytest tests/unit tests/packaging tests/lab/hosts tests/lab/nova
 
 molecule: ## Molecule scenarios on the lab's test-host image
 	@tools/molecule.sh
@@ -65,8 +65,8 @@ faults-subset: ## The fault tests make test runs (tools/faults.sh --subset names
 
 # ---- lab -------------------------------------------------------------------
 .PHONY: lab-up lab-down lab-status
-lab-up: setup ## Start the lab (idempotent; fast when healthy)
-	$(PY) tests/lab/labctl.py up
+lab-up: setup ## Start the lab (idempotent; fast when healthy); NETWORK=ovn|ovs picks the backend (default ovn)
+	$(PY) tests/lab/labctl.py up $(if $(NETWORK),--network $(NETWORK))
 
 lab-down: ## Remove everything the lab started (caches are kept)
 	$(PY) tests/lab/labctl.py down

@@ -26,8 +26,11 @@ HOSTSCTL = REPO / "tests" / "lab" / "hosts" / "hostsctl"
 PROBE = REPO / "roles" / "flow_verify" / "files" / "ndu_udp_probe.py"
 LAB_DIR = Path(os.environ.get("NDU_LAB_DIR", "/var/lib/ndu-lab"))
 LOCK = Path("/run/ndu-lab.lock")
-ORIGINAL = "3.1.0-2+deb12u1"
-LAB1 = ORIGINAL + "+lab1"
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+import dataplane  # noqa: E402  (the tests' view of the lab's Neutron dataplane: versions, instances, the probe)
+
+ORIGINAL = dataplane.versions()["original"]
+LAB1 = dataplane.versions()["lab1"]
 PACKAGES = ("openvswitch-common", "openvswitch-switch")
 OTHERS = r"pytest tests/integration|ansible-playbook"
 
@@ -230,3 +233,12 @@ def host_state(host: str) -> dict[str, Any]:
 
 def reset(host: str, had_dropin: bool) -> None:
     sh(host, "sh", "-c", RESET, "reset", "keep-dropin" if had_dropin else "no-dropin", timeout=180)
+
+
+def lab_connect() -> Any:
+    """openstacksdk Connection to the lab (its clouds.yaml, cloud ndu-lab)."""
+    import openstack
+    from openstack import config as os_config
+
+    cfg = os_config.OpenStackConfig(config_files=[str(LAB_DIR / "clouds.yaml")])
+    return openstack.connection.Connection(config=cfg.get_one("ndu-lab"))

@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import openstack
 
-from common import (LAB_DIR, REPO, ensure_lab, exit_cleanly_on_term, fmt, header, lab_env, lab_lock, loadavg, log, machine,
+from common import (dataplane, LAB_DIR, REPO, ensure_lab, exit_cleanly_on_term, fmt, header, lab_env, lab_lock, loadavg, log, machine,
                     md_table, now, playbook, stats, wait_quiet, write_results)
 
 NAME = "p2_drain"
@@ -96,9 +96,10 @@ class Cloud:
         prefix = prefix or f"{PREFIX}{k}-"
         image = self.conn.image.find_image("ndu-lab-image")
         flavor = self.conn.compute.find_flavor("ndu-lab-tiny")
+        net = dataplane.network_id(self.conn, dataplane.read().network)  # every instance has a port on the tenant network
         for n in range(k):
             self.api("post", "/servers", {"server": {"name": f"{prefix}{n}", "imageRef": image.id, "flavorRef": flavor.id,
-                                                     "networks": "none", "host": host}})
+                                                     "networks": [{"uuid": net}], "host": host}})
         mine = lambda: [s for s in self.servers() if s["name"].startswith(prefix)]  # noqa: E731
         self.wait(f"{k} servers ACTIVE on {host}", lambda: sum(s["status"] == "ACTIVE" for s in mine()) == k)
         return mine()

@@ -1,10 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Run the collection's UDP probe (roles/flow_verify/files/ndu_udp_probe.py) between two lab hosts.
-
-The probe's own ``run`` mode needs both namespaces on one machine; here its ``recv`` and ``send`` modes run in
-workload namespaces of two different hosts (podman exec + ip netns exec), one flow each way, so every packet
-crosses the host under test's Open vSwitch (br-int, the VXLAN tunnel and br-phy). Lost packets and the longest
-gap are computed exactly as the probe computes them (its ``longest_gap_ms``).
+"""The benchmarks' view of the per-instance probe: the collection's probe (roles/flow_verify/files/ndu_udp_probe.py)
+run from the lab's probe host to instances with ports (tests/integration/dataplane.py does the running), plus the
+wait until every instance answers again and the split of each instance's gaps by the step they happened in.
 """
 from __future__ import annotations
 
@@ -12,85 +9,49 @@ import importlib.util
 import json
 import subprocess
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from common import LAB_DIR, PODMAN_ENV, PROBE, popen, sh
+from common import PODMAN_ENV, PROBE, dataplane
 
 _spec = importlib.util.spec_from_file_location("ndu_udp_probe", PROBE)
 assert _spec and _spec.loader
 udp_probe = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(udp_probe)
 
-DIR = "/run/ndu-bench"
-REMOTE = f"{DIR}/ndu_udp_probe.py"
-LAB_HOSTS = LAB_DIR / "hosts" / "hosts.json"
+Probe = dataplane.Probe
+RATE = dataplane.RATE
 
 
-@dataclass(frozen=True)
-class Flow:
-    sender: str  # host
-    sender_ns: str
-    receiver: str
-    receiver_ns: str
-    dest: str
-    port: int
+def answering(dp: Any, targets: list[dict[str, str]], seconds: float = 1.0) -> dict[str, Any]:
+    """A short probe of its own (``seconds`` long): which instances answer now (lost at most a fifth)."""
+    argv = ["python3", f"{Probe.DIR}/ndu_udp_probe.py", "run", "--ns", dp.probe_ns, "--rate", str(RATE), "--port", str(dataplane.PORT),
+            "--stop-file", f"{Probe.DIR}/short.stop", "--max-duration", str(seconds), "--warmup", "0.3", "--drain", "0.3"]
+    for t in targets:
+        argv += ["--target", f"{t['id']}={t['name']}={t['address']}"]
+    proc = subprocess.run(["podman", "exec", dp.probe_host, *argv], capture_output=True, text=True, env=PODMAN_ENV, timeout=60, check=False)
+    report = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {"failed": True, "msg": proc.stderr[-500:]}
+    if report.get("failed"):
+        raise RuntimeError(f"the short probe failed: {report.get('msg')}")
+    ok = {k: i["received"] > 0 and i["lost"] <= i["sent"] / 5 for k, i in report["instances"].items()}
+    return {"all": all(ok.values()), "ok": ok}
 
 
-def install(hosts: list[str]) -> None:
-    """Copy the probe into each host (under /run: gone at the next boot, removed by uninstall())."""
-    for host in hosts:
-        sh(host, "mkdir", "-p", DIR)
-        with PROBE.open("rb") as src:
-            subprocess.run(["podman", "exec", "-i", host, "sh", "-c", f"cat > {REMOTE}"], stdin=src, env=PODMAN_ENV,
-                           check=True, timeout=60)
+def wait_answering(dp: Any, targets: list[dict[str, str]], timeout: float) -> float | None:
+    """Seconds until every instance answers again (short probes back to back), None when not within ``timeout``."""
+    started = time.monotonic()
+    dataplane.on_host(dp.probe_host, "mkdir", "-p", Probe.DIR)
+    dataplane.on_host(dp.probe_host, "sh", "-c", f"cat > {Probe.DIR}/ndu_udp_probe.py", stdin=PROBE.read_text())
+    while time.monotonic() - started < timeout:
+        if answering(dp, targets)["all"]:
+            return round(time.monotonic() - started, 2)
+    return None
 
 
-def uninstall(hosts: list[str]) -> None:
-    for host in hosts:
-        sh(host, "rm", "-rf", DIR, check=False)
-
-
-class Session:
-    """Both flows running; ``stop()`` returns the combined measurement."""
-
-    def __init__(self, flows: list[Flow], rate: int = 1000) -> None:
-        self.flows = flows
-        self.receivers: list[subprocess.Popen[str]] = []
-        self.senders: list[subprocess.Popen[str]] = []
-        hosts = {f.sender for f in flows} | {f.receiver for f in flows}
-        for host in hosts:
-            sh(host, "rm", "-f", f"{DIR}/stop-send", f"{DIR}/stop-recv", *(f"{DIR}/started-{f.port}" for f in flows))
-        for f in flows:
-            rx = popen(f.receiver, "ip", "netns", "exec", f.receiver_ns, "python3", REMOTE, "recv", "--port", str(f.port),
-                       "--stop-file", f"{DIR}/stop-recv", "--max-duration", "600", "--drain", "1.5")
-            assert rx.stdout is not None
-            if rx.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"probe receiver on {f.receiver}/{f.receiver_ns} did not start: {rx.stderr.read() if rx.stderr else ''}")
-            self.receivers.append(rx)
-        for f in flows:
-            self.senders.append(popen(f.sender, "ip", "netns", "exec", f.sender_ns, "python3", REMOTE, "send", "--dest", f.dest,
-                                      "--port", str(f.port), "--rate", str(rate), "--stop-file", f"{DIR}/stop-send",
-                                      "--max-duration", "600", "--started-file", f"{DIR}/started-{f.port}"))
-        deadline = time.monotonic() + 30
-        for f in flows:
-            while sh(f.sender, "test", "-e", f"{DIR}/started-{f.port}", check=False).returncode != 0:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"probe sender on {f.sender}/{f.sender_ns} did not start")
-                time.sleep(0.1)
-
-    def stop(self) -> dict[str, Any]:
-        for host in {f.sender for f in self.flows}:
-            sh(host, "touch", f"{DIR}/stop-send")
-        sent = [json.loads(s.communicate(timeout=60)[0]) for s in self.senders]
-        for host in {f.receiver for f in self.flows}:
-            sh(host, "touch", f"{DIR}/stop-recv")
-        got = [json.loads(r.communicate(timeout=60)[0]) for r in self.receivers]
-        per_flow = []
-        for f, s, g in zip(self.flows, sent, got):
-            per_flow.append({"flow": f"{f.sender}/{f.sender_ns} -> {f.receiver}/{f.receiver_ns}", "sent": s["sent"],
-                             "received": g["received"], "lost": max(s["sent"] - g["received"], 0),
-                             "send_errors": s["send_errors"], "duration_s": round(s["ended"] - s["started"], 3),
-                             "longest_gap_ms": udp_probe.longest_gap_ms(g["times"], s["started"], s["ended"])})
-        return {"sent": sum(p["sent"] for p in per_flow), "lost": sum(p["lost"] for p in per_flow),
-                "longest_gap_ms": max(p["longest_gap_ms"] for p in per_flow), "flows": per_flow}
+def split(report: dict[str, Any], windows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per instance: its figures and its gaps attributed to ``windows`` ({label, start, end}, epoch seconds)."""
+    out = {}
+    for key, entry in report["instances"].items():
+        out[key] = {"name": entry["name"], "sent": entry["sent"], "lost": entry["lost"], "longest_gap_ms": entry["longest_gap_ms"],
+                    "gaps": entry["gaps"], "by_window": udp_probe.attribute_gaps(entry["gaps"], windows),
+                    "last_gap_end": max((g["end"] for g in entry["gaps"]), default=None)}
+    return out

@@ -3,22 +3,24 @@
 #
 # make demo: the rolling upgrade on the lab, end to end.
 #
-#   tools/demo.sh            lab up if needed, boot servers on every compute, roll every host to the +lab1
-#                            Open vSwitch packages with a traffic probe running, print the summary and write
-#                            build/demo/report.json. A second run finds nothing to do and says so.
+#   tools/demo.sh            lab up if needed, boot servers on every compute (each with a port on the lab's tenant
+#                            network), roll every host to the +lab1 Open vSwitch packages with the per-instance
+#                            probe running from the lab's probe host (UDP, 200 pkt/s to each instance), print the
+#                            summary and each instance's loss, and write build/demo/report.json. A second run finds
+#                            nothing to do and says so.
 #   tools/demo.sh --reset    delete the demo's servers and roll the hosts back to the original packages
 #                            (the same playbook, with no instance to move), so the demo can run again.
 #
 # Environment: NDU_DEMO_SERVERS (servers per compute, default 2), NDU_DEMO_VERSION (target, default the lab's
-# +lab1 build), NDU_LAB_DIR (default /var/lib/ndu-lab). Lab-changing steps hold /run/ndu-lab.lock, which the
-# integration tests hold too, so the demo never runs a roll on top of a test.
+# +lab1 build), NDU_LAB_DIR (default /var/lib/ndu-lab), NETWORK (ovn or ovs: the backend of a lab the demo has to
+# start; a running lab keeps its own). Lab-changing steps hold /run/ndu-lab.lock, which the integration tests hold
+# too, so the demo never runs a roll on top of a test.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export PATH="$top/.venv/bin:$PATH" ANSIBLE_CONFIG="$top/ansible.cfg"
 export NDU_LAB_DIR=${NDU_LAB_DIR:-/var/lib/ndu-lab}
-original=3.1.0-2+deb12u1
-version=${NDU_DEMO_VERSION:-$original+lab1}
+network=${NETWORK:-ovn}
 per_host=${NDU_DEMO_SERVERS:-2}
 out=$top/build/demo
 lock=/run/ndu-lab.lock
@@ -41,18 +43,31 @@ flock "$lock" bash -c "
     if python tests/lab/labctl.py status >'$out/lab-status.txt' 2>&1; then
         echo 'The lab is up and healthy.'
     else
-        echo 'The lab is not up (or not healthy): starting it (a few minutes the first time).'
-        python tests/lab/labctl.py up
+        echo 'The lab is not up (or not healthy): starting it with the $network backend (a few minutes the first time).'
+        python tests/lab/labctl.py up --network '$network'
     fi"
 # shellcheck disable=SC1091
 . "$NDU_LAB_DIR/lab.env"
+# What the lab says about its dataplane: backend, tenant network, probe host and namespace, OVS versions.
+eval "$(python - <<'PY'
+import shlex, sys
+sys.path.insert(0, "tests/integration")
+import dataplane
+dp = dataplane.read()
+for key, value in {"backend": dp.backend, "tenant_network": dp.network, "probe_host": dp.probe_host,
+                   "probe_ns": dp.probe_ns, "original": dp.original, "lab1": dp.lab1}.items():
+    print(f"{key}={shlex.quote(value)}")
+PY
+)"
+version=${NDU_DEMO_VERSION:-$lab1}
+echo "Network backend: $backend; tenant network $tenant_network; probe from $probe_host (namespace $probe_ns)."
 
 # Servers on every compute: boot what is missing (pinned with microversion 2.74), or delete them all (--reset).
 servers() {
-    python - "$1" "$per_host" <<'PY'
+    python - "$1" "$per_host" "$tenant_network" <<'PY'
 import sys, time
 import openstack
-action, per_host = sys.argv[1], int(sys.argv[2])
+action, per_host, network = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 conn = openstack.connect()
 mv = "2.74"
 hosts = sorted(s.host for s in conn.compute.services(binary="nova-compute"))
@@ -68,12 +83,15 @@ if action == "delete":
     print(f"deleted {len(mine)} demo server(s)")
     sys.exit(0)
 image, flavor = conn.image.find_image("ndu-lab-image"), conn.compute.find_flavor("ndu-lab-tiny")
+net = conn.network.find_network(network)
+if net is None:
+    sys.exit(f"the lab's tenant network {network} does not exist: run 'make lab-down' then 'make lab-up'")
 wanted = [f"ndu-demo-{h}-{n}" for h in hosts for n in range(1, per_host + 1)]
 for name in wanted:
     if name in mine:
         continue
     host = name[len("ndu-demo-"):].rsplit("-", 1)[0]
-    body = {"server": {"name": name, "imageRef": image.id, "flavorRef": flavor.id, "networks": "none", "host": host}}
+    body = {"server": {"name": name, "imageRef": image.id, "flavorRef": flavor.id, "networks": [{"uuid": net.id}], "host": host}}
     resp = conn.compute.post("/servers", json=body, microversion=mv)
     if resp.status_code >= 400:
         sys.exit(f"Failed to boot {name} on {host}: {resp.status_code} {resp.text[:300]}")
@@ -89,8 +107,9 @@ while True:
         sys.exit("the demo servers did not become ACTIVE within 300 s")
     time.sleep(2)
 for host in hosts:
-    names = sorted(s.name for s in conn.compute.servers(all_projects=True, compute_host=host) if s.name.startswith("ndu-demo-"))
-    print(f"{host}: {', '.join(names) or 'none'}")
+    found = sorted((s.name, ", ".join(a["addr"] for a in (s.addresses or {}).get(network, [])))
+                   for s in conn.compute.servers(all_projects=True, compute_host=host) if s.name.startswith("ndu-demo-"))
+    print(f"{host}: {'; '.join(f'{n} ({ip})' for n, ip in found) or 'none'}")
 PY
 }
 
@@ -102,24 +121,28 @@ ndu_target_version: "$target"
 ndu_report_path: "$report"
 # The lab's hosts are containers: a reboot shows in PID 1's start time, not in the kernel's boot id.
 ndu_reboot_boot_time_command: "cut -d' ' -f22 /proc/1/stat"
+# The per-instance probe, from the lab's probe host (outside every host being rolled), to every instance.
 ndu_probe: $([ "$mode" = run ] && echo true || echo false)
-ndu_probe_dest: "{{ ndu_lab_workloads[1].ip }}"
+ndu_probe_host: "$probe_host"
+ndu_probe_namespace: "$probe_ns"
+ndu_probe_network: "$tenant_network"
+ndu_probe_rate: 200
 VARS
     flock "$lock" ansible-playbook -i "$NDU_LAB_INVENTORY" ndu.dataplane.rolling_upgrade -e "@$out/vars.yml"
 }
 
 if [ "$mode" = --reset ]; then
     say "Deleting the demo servers"
-    flock "$lock" bash -c "$(declare -f servers); per_host=$per_host servers delete"
+    flock "$lock" bash -c "$(declare -f servers); per_host=$per_host tenant_network=$tenant_network servers delete"
     say "Rolling the hosts back to $original (no instance to move)"
     roll "$original" "$out/reset-report.json"
     exit 0
 fi
 
 say "Servers: $per_host on every compute"
-flock "$lock" bash -c "$(declare -f servers); per_host=$per_host servers boot"
+flock "$lock" bash -c "$(declare -f servers); per_host=$per_host tenant_network=$tenant_network servers boot"
 
-say "Rolling every compute to Open vSwitch $version (probe: UDP 1000 pkt/s between the host's workloads)"
+say "Rolling every compute to Open vSwitch $version ($backend; probe: UDP 200 pkt/s to each instance from $probe_host)"
 start=$(date +%s)
 roll "$version" "$out/report.json"
 
@@ -130,6 +153,19 @@ report = json.load(open(sys.argv[1]))
 t = report["totals"]
 print(f"result: {report['result']}; hosts rolled {t['rolled']}, skipped {t['skipped']}; instances moved {t['instances_moved']}"
       + (f"; probe lost {t['probe_lost']} of {t['probe_sent']} packets (longest gap {t['probe_longest_gap_ms']} ms)" if t.get('probe_sent') else ""))
+probe = report.get("probe")
+if probe and not probe.get("failed"):
+    print(f"\nPer-instance loss, UDP {probe['rate']} pkt/s to each instance for {probe['duration_s']} s:")
+    print(f"  {'instance':<28} {'host at start':<14} {'sent':>7} {'lost':>6} {'longest gap':>12}  gaps (offset s: ms)")
+    for key, i in sorted(probe["instances"].items(), key=lambda kv: kv[1]["name"]):
+        gaps = ", ".join(f"+{g['offset_s']:.1f}: {g['ms']:.0f}" for g in i["gaps"][:6]) + (" ..." if len(i["gaps"]) > 6 else "")
+        print(f"  {i['name']:<28} {str(i.get('host_at_start')):<14} {i['sent']:>7} {i['lost']:>6} {i['longest_gap_ms']:>9.1f} ms  {gaps or '-'}")
+    w = probe["worst"]
+    print(f"worst instance: {w['name']} ({w['address']}), lost {w['lost']} of {w['sent']}, longest gap {w['longest_gap_ms']} ms")
+elif probe:
+    print(f"probe: FAILED, no per-instance loss: {probe.get('msg')}")
+elif report["result"] != "nothing_to_do":
+    print("probe: no figures (no instance on the hosts rolled)")
 print(f"report: {sys.argv[1]}  (schema: docs/report-schema.md)")
 PY
 echo "Run 'make demo' again: nothing is left to do. 'tools/demo.sh --reset' puts the lab back to $original."

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from ansible_collections.ndu.dataplane.plugins.module_utils.instance_probe import report_section, summary_line
+
 SCHEMA = "ndu.dataplane/rolling-report/v1"
 MOVED = "moved"
 
@@ -42,7 +44,6 @@ def host_entry(record: dict[str, Any]) -> dict[str, Any]:
     marks = record.get("marks") or []
     started = float(marks[0]["at"]) if marks else None
     finished = record.get("finished_at")
-    probe = record.get("probe")
     return {
         "host": record["host"], "nova_host": record.get("nova_host"), "batch": record.get("batch"),
         "status": record.get("status", "failed"), "action": record.get("action"),
@@ -55,7 +56,6 @@ def host_entry(record: dict[str, Any]) -> dict[str, Any]:
         "packages": {"before": record.get("packages_before") or {}, "after": record.get("packages_after") or {}},
         "switchover": record.get("switchover"),
         "flow_verify": record.get("flow_verify"),
-        "probe": ({k: probe.get(k) for k in ("sent", "received", "lost", "longest_gap_ms")} if probe and "sent" in probe else None),
         "reboot": record.get("reboot"),
         "rollback": record.get("rollback"),
         "failure": record.get("failure"),
@@ -64,7 +64,8 @@ def host_entry(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_report(records: list[dict[str, Any]], the_plan: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-    """The whole report. ``meta``: started, finished (epoch), check_mode, parameters."""
+    """The whole report. ``meta``: started, finished (epoch), check_mode, parameters, and the per-instance probe's
+    report (``probe``) with the targets it was given (``probe_targets``) once it has stopped."""
     hosts: dict[str, Any] = {}
     for name, planned in (the_plan.get("hosts") or {}).items():
         status = "skipped" if planned["action"] == "skip" else "not_reached"
@@ -80,7 +81,8 @@ def build_report(records: list[dict[str, Any]], the_plan: dict[str, Any], meta: 
              for s in ("rolled", "skipped", "rolled_back", "failed", "unsafe", "not_reached")}
     moved = [i for h in hosts.values() for i in h.get("instances_moved", []) if i["status"] == MOVED]
     returned = [i for h in hosts.values() for i in h.get("instances_returned", []) if i["status"] == MOVED]
-    probes = [h["probe"] for h in hosts.values() if h.get("probe")]
+    probe = report_section(meta.get("probe"), meta.get("probe_targets"))
+    measured = probe is not None and not probe.get("failed")
     if meta.get("check_mode"):
         result = "planned"
     elif not the_plan.get("batches"):
@@ -99,13 +101,14 @@ def build_report(records: list[dict[str, Any]], the_plan: dict[str, Any], meta: 
         "parameters": meta.get("parameters") or {},
         "batches": the_plan.get("batches") or [],
         "hosts": hosts,
+        "probe": probe,
         "totals": {
             "hosts": len(hosts), **count,
             "instances_moved": len(moved), "instances_returned": len(returned),
             "migration_seconds": round(sum(i["seconds"] for i in moved + returned), 1),
-            "probe_sent": sum(p.get("sent") or 0 for p in probes) if probes else None,
-            "probe_lost": sum(p.get("lost") or 0 for p in probes) if probes else None,
-            "probe_longest_gap_ms": max((p.get("longest_gap_ms") or 0) for p in probes) if probes else None,
+            "probe_sent": probe["sent"] if measured else None,
+            "probe_lost": probe["lost"] if measured else None,
+            "probe_longest_gap_ms": probe["longest_gap_ms"] if measured else None,
         },
     }
 
@@ -124,8 +127,6 @@ def _host_line(h: dict[str, Any]) -> str:
     moved = [i for i in h["instances_moved"] if i["status"] == MOVED]
     if moved:
         parts.append(f"{len(moved)} instance(s) moved ({round(sum(i['seconds'] for i in moved), 1)} s)")
-    if h.get("probe"):
-        parts.append(f"probe lost {h['probe']['lost']}/{h['probe']['sent']}, gap {h['probe']['longest_gap_ms']} ms")
     fv = h.get("flow_verify")
     if fv:
         parts.append("flows match" if fv.get("ok") else "FLOWS DIFFER")
@@ -158,6 +159,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
                 + (f"; probe lost {t['probe_lost']} of {t['probe_sent']} packets" if t.get("probe_sent") is not None else "")
                 + (f"; {report['seconds']} s in all." if report.get("seconds") is not None else "."))
     lines = [head]
+    if summary_line(report.get("probe")):
+        lines.append(summary_line(report.get("probe")))
     for number, batch in enumerate(report["batches"], start=1):
         lines.append(f"Batch {number}: {', '.join(batch)}")
         lines.extend(_host_line(report["hosts"][name]) for name in batch if name in report["hosts"])

@@ -11,7 +11,9 @@ integration test needs::
 
 It never tears the lab down: the test marked ``teardown``
 (tests/integration/lab/test_zz_teardown.py) does, last. NDU_LAB_COMPUTES
-sets the host count for a lab this fixture has to start (default 3).
+sets the host count for a lab this fixture has to start (default 3);
+NDU_LAB_NETWORK_WANTED its network backend (``ovn``, the default, or ``ovs``):
+a running lab with the other backend is taken down and brought up again.
 """
 from __future__ import annotations
 
@@ -73,14 +75,21 @@ def labctl(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
-    lab_dir = Path(os.environ.get("NDU_LAB_DIR", "/var/lib/ndu-lab"))
-    status = labctl("status", timeout=300)
-    if status.returncode != 0:
-        computes = os.environ.get("NDU_LAB_COMPUTES", "3")
-        up = labctl("up", "--computes", computes)
-        if up.returncode != 0:
-            pytest.fail(f"labctl up failed (rc {up.returncode}):\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}")
     import json
+
+    lab_dir = Path(os.environ.get("NDU_LAB_DIR", "/var/lib/ndu-lab"))
+    wanted = os.environ.get("NDU_LAB_NETWORK_WANTED", "ovn")
+    status = labctl("status", timeout=300)
+    running = json.loads((lab_dir / "lab.json").read_text()).get("network") if (lab_dir / "lab.json").exists() else None
+    if status.returncode == 0 and running != wanted:
+        down = labctl("down", timeout=600)
+        if down.returncode != 0:
+            pytest.fail(f"labctl down (to switch the lab from {running} to {wanted}) failed:\n{down.stdout[-2000:]}\n{down.stderr[-2000:]}")
+    if status.returncode != 0 or running != wanted:
+        computes = os.environ.get("NDU_LAB_COMPUTES", "3")
+        up = labctl("up", "--computes", computes, "--network", wanted)
+        if up.returncode != 0:
+            pytest.fail(f"labctl up --network {wanted} failed (rc {up.returncode}):\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}")
 
     lab_json = json.loads((lab_dir / "lab.json").read_text())
     count = int(lab_json["computes"]) if lab_json.get("with_hosts", True) else 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dataplane
 from polling import wait_for  # noqa: F401  (re-exported to the tests)
 
 REPO = Path(__file__).resolve().parents[3]
@@ -136,8 +137,9 @@ def boot_many(conn: Any, names: list[str], host: str, image_id: str, flavor_id: 
     Each id goes into ``created`` (the cleanup list) as soon as Nova returns it, so a failed boot is deleted too.
     """
     ids = []
+    net = dataplane.network_id(conn, dataplane.read().network)  # every instance has a port on the tenant network
     for name in names:
-        body = {"server": {"name": name, "imageRef": image_id, "flavorRef": flavor_id, "networks": "none", "host": host}}
+        body = {"server": {"name": name, "imageRef": image_id, "flavorRef": flavor_id, "networks": [{"uuid": net}], "host": host}}
         ids.append(nova(conn, "post", "/servers", body)["server"]["id"])
         created.append(ids[-1])
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import dataplane
 from rollhelpers import LAB1, MARKER, REPO, Run, host_state, playbook_argv, playbook_env, roll, servers, services, sh, wait_for
 
 ROWS: dict[str, "Row"] = {}
@@ -34,7 +35,20 @@ class Row:
     policies_left_behind: list[str] = field(default_factory=list)
     ovs_down: list[str] = field(default_factory=list)
     rerun_converged: bool | None = None
+    fault_loss: str | None = None  # per-instance probe of the faulty run: "lost/sent, worst lost/sent"
+    rerun_loss: str | None = None
     seconds: float = 0.0
+
+
+def loss_cell(data: dict[str, Any] | None) -> str | None:
+    """The probe's figures of a run's report in one cell, or None when that run has none (killed, nothing rolled)."""
+    probe = (data or {}).get("probe")
+    if not probe:
+        return None
+    if probe.get("failed"):
+        return f"probe failed: {probe.get('msg')}"
+    worst = probe.get("worst") or {}
+    return f"{probe['lost']}/{probe['sent']}, worst {worst.get('name')} {worst.get('lost')}/{worst.get('sent')}"
 
 
 # ---- the invariants ------------------------------------------------------------------------------------------
@@ -73,6 +87,8 @@ def measure(row: Row, lab: Any, conn: Any, ids: list[str], data: dict[str, Any] 
     row.hosts_left_disabled = unexplained_disables(conn, lab.computes, data)
     row.policies_left_behind = [h for h in lab.computes if host_state(h)["policy_rc_d"]]
     row.ovs_down = [h for h in lab.computes if not ovs_running(h)]
+    if row.fault_loss is None:  # the first measure() is the faulty run's
+        row.fault_loss = loss_cell(data)
     return {"lost": lost, "servers": now}
 
 
@@ -112,6 +128,10 @@ def converge(row: Row, lab: Any, conn: Any, report: Path, ids: list[str], hosts:
     row.rerun_converged = run.rc == 0 and result in ("succeeded", "nothing_to_do") and upgraded
     assert run.rc == 0 and result in ("succeeded", "nothing_to_do"), f"the re-run did not converge (rc {run.rc}, result {result}):\n{run.out[-5000:]}"
     assert upgraded, f"after the re-run not every host is on {LAB1} and switched over: {states}"
+    if result == "succeeded":  # it rolled: per-instance loss measured for every instance still on a rolled host
+        row.rerun_loss = loss_cell(run.report)
+        probed = [i for i in ids if i in ((run.report or {}).get("probe") or {}).get("instances", {})]
+        dataplane.assert_measured(run.report.get("probe"), probed)
     assert_invariants(row, lab, conn, ids, run.report)
     return run
 
@@ -124,6 +144,7 @@ def roll_acting(lab: Any, report: Path, actions: dict[str, Callable[[], Any]], t
     if report.exists():
         report.unlink()
     started = time.monotonic()
+    extra = {**dataplane.read(lab.lab_dir).roll_vars(), **extra}  # per-instance loss measured during the fault
     proc = subprocess.Popen(playbook_argv(lab, "rolling_upgrade", {"ndu_report_path": str(report), **extra}),
                             cwd=REPO, env=playbook_env(lab), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     results: dict[str, Any] = {}
@@ -170,9 +191,11 @@ def render_table(rows: list[Row]) -> str:
         if isinstance(value, list):
             return str(len(value)) + (f" ({', '.join(value)})" if value else "")
         return str(value)
-    lines = ["| # | fault | outcome | instances lost | hosts left disabled | policies left behind | re-run converged | seconds |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| # | fault | outcome | instances lost | hosts left disabled | policies left behind | re-run converged "
+             "| packets lost, fault run | packets lost, re-run | seconds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r.number} | {r.fault} | {r.outcome} | {cell(r.instances_lost)} | {cell(r.hosts_left_disabled)} | "
-                     f"{cell(r.policies_left_behind)} | {cell(r.rerun_converged)} | {r.seconds:.0f} |")
+                     f"{cell(r.policies_left_behind)} | {cell(r.rerun_converged)} | {cell(r.fault_loss)} | {cell(r.rerun_loss)} "
+                     f"| {r.seconds:.0f} |")
     return "\n".join(lines)

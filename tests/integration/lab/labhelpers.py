@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import dataplane
 from polling import wait_for  # noqa: F401  (re-exported to the tests)
 
 MV = "2.80"  # host= on boot (2.74), abort in any state (2.65), os-migrations filters (2.80)
@@ -23,8 +24,9 @@ def nova(conn: Any, method: str, url: str, body: dict[str, Any] | None = None) -
 
 
 def boot_on(conn: Any, name: str, host: str, image_id: str, flavor_id: str) -> dict[str, Any]:
+    net = dataplane.network_id(conn, dataplane.read().network)  # every instance has a port on the tenant network
     body = {"server": {"name": name, "imageRef": image_id, "flavorRef": flavor_id,
-                       "networks": "none", "host": host}}
+                       "networks": [{"uuid": net}], "host": host}}
     server_id = nova(conn, "post", "/servers", body)["server"]["id"]
     return wait_for(f"server {name} ACTIVE on {host}", lambda: _active(conn, server_id), 180, 2)
 

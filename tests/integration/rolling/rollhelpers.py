@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dataplane
 from polling import wait_for  # noqa: F401  (re-exported to the tests)
 
 REPO = Path(__file__).resolve().parents[3]
 VENV = Path(os.environ.get("NDU_VENV", REPO / ".venv"))
 HOSTSCTL = REPO / "tests" / "lab" / "hosts" / "hostsctl"
-ORIGINAL = "3.1.0-2+deb12u1"
-LAB1 = ORIGINAL + "+lab1"
-BROKEN = ORIGINAL + "+lab2broken"
+VERSIONS = dataplane.versions()
+ORIGINAL = VERSIONS["original"]
+LAB1 = VERSIONS["lab1"]
+BROKEN = VERSIONS["broken"]
 PACKAGES = ("openvswitch-common", "openvswitch-switch")
 PREFIX = f"ndu-roll-{uuid.uuid4().hex[:6]}-"
 MARKER = "[ndu.dataplane"
@@ -71,9 +73,12 @@ def playbook_env(lab: Any) -> dict[str, str]:
 
 
 def roll(lab: Any, report: Path, playbook: str = "rolling_upgrade", check: bool = False, timeout: float = 900,
-         inventories: tuple[Path, ...] = (), **extra: Any) -> Run:
+         inventories: tuple[Path, ...] = (), probe: bool = True, **extra: Any) -> Run:
+    """Run a playbook; a rolling_upgrade runs with the per-instance probe from the lab's probe host unless probe=False."""
     if report.exists():
         report.unlink()
+    if probe and playbook == "rolling_upgrade":
+        extra = {**dataplane.read(lab.lab_dir).roll_vars(), **extra}
     started = time.monotonic()
     proc = subprocess.run(playbook_argv(lab, playbook, {"ndu_report_path": str(report), **extra}, check, inventories), cwd=REPO,
                           env=playbook_env(lab), capture_output=True, text=True, timeout=timeout, check=False)
@@ -83,6 +88,7 @@ def roll(lab: Any, report: Path, playbook: str = "rolling_upgrade", check: bool 
 
 def kill_when(lab: Any, report: Path, needle: str, timeout: float = 600, **extra: Any) -> str:
     """Start a roll, SIGKILL its whole process group as soon as ``needle`` shows in its output; return the output."""
+    extra = {**dataplane.read(lab.lab_dir).roll_vars(), **extra}
     proc = subprocess.Popen(playbook_argv(lab, "rolling_upgrade", {"ndu_report_path": str(report), **extra}), cwd=REPO,
                             env=playbook_env(lab), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -142,27 +148,18 @@ def servers(conn: Any) -> dict[str, dict[str, Any]]:
 
 
 def boot(conn: Any, hosts: tuple[str, ...], per_host: int) -> list[str]:
-    image = conn.image.find_image("ndu-lab-image")
-    flavor = conn.compute.find_flavor("ndu-lab-tiny")
-    ids = []
-    for host in hosts:
-        for n in range(per_host):
-            body = {"server": {"name": f"{PREFIX}{host}-{n}", "imageRef": image.id, "flavorRef": flavor.id,
-                               "networks": "none", "host": host}}
-            ids.append(nova(conn, "post", "/servers", body)["server"]["id"])
-
-    def active() -> bool:
-        now = servers(conn)
-        broken = [s["name"] for s in now.values() if s["status"] == "ERROR"]
-        assert not broken, f"servers went to ERROR: {broken}"
-        return all(now.get(i, {}).get("status") == "ACTIVE" for i in ids)
-    wait_for(f"{len(ids)} servers ACTIVE", active, 300)
-    return ids
+    """``per_host`` servers pinned to each host, each with a port on the lab's tenant network, all ACTIVE."""
+    network = dataplane.read().network
+    return dataplane.boot(conn, [(f"{PREFIX}{host}-{n}", host) for host in hosts for n in range(per_host)], network)
 
 
 def restore_lab(conn: Any, hosts: tuple[str, ...]) -> list[str]:
     """Put the lab back: test servers deleted, our disables lifted, hosts on the original packages with their flows."""
     done = []
+    try:
+        dataplane.read().stop_stray_probe()
+    except AssertionError:
+        pass  # not a Neutron-dataplane lab: nothing of ours can run there
     for server_id in servers(conn):
         conn.compute.delete(f"/servers/{server_id}", microversion=MV)
     wait_for("test servers deleted", lambda: not servers(conn), 180)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
+import dataplane
 from rollhelpers import BROKEN, LAB1, ORIGINAL, boot, host_state, roll, servers, services, unfolded
 
 
 def test_full_roll_with_instances(lab: Any, clean_lab: Any, report: Path) -> None:
     ids = boot(clean_lab, lab.computes, 2)
     flows_before = {h: host_state(h)["flows"] for h in lab.computes}
-    run = roll(lab, report, ndu_target_version=LAB1, ndu_probe=True, ndu_probe_dest="{{ ndu_lab_workloads[1].ip }}")
+    dp = dataplane.read(lab.lab_dir)
+    run = roll(lab, report, ndu_target_version=LAB1)  # with the per-instance probe from the lab's probe host
     assert run.rc == 0, run.out[-6000:]
 
     # Hosts, read back with plain commands: new packages, a new daemon on the installed binary, the same flows.
@@ -50,12 +53,31 @@ def test_full_roll_with_instances(lab: Any, clean_lab: Any, report: Path) -> Non
         sw = entry["switchover"]
         assert sw["mode"] == "flow_preserving" and sw["pid_before"] != sw["pid_after"]
         assert entry["flow_verify"]["ok"] is True
-        assert entry["probe"]["sent"] > 0 and entry["probe"]["lost"] >= 0
         assert entry["compute_service"]["status"] == "enabled" and entry["rollback"] is None
     assert "Roll SUCCEEDED: 3 rolled" in unfolded(run.out), run.out[-3000:]
 
+    # Per-instance loss was measured for the whole roll, from outside every rolled host: every instance has figures,
+    # was sent the probe's rate for the roll's duration (at least half of it: a starved client shifts its schedule), and answered before and after.
+    probe = data["probe"]
+    instances = dataplane.assert_measured(probe, ids, min_sent=int(dataplane.RATE * 20))
+    assert probe["rate"] == dataplane.RATE and probe["unanswered"] == []
+    for server_id in ids:
+        entry = instances[server_id]
+        assert dataplane.RATE * probe["duration_s"] / 2 <= entry["sent"] <= dataplane.RATE * probe["duration_s"] + 50, entry
+        assert entry["answered_warmup"] is True and entry["host_at_start"] in lab.computes, entry
+        assert all(g["end"] >= g["start"] and g["lost"] > 0 for g in entry["gaps"]), entry
+    worst = probe["worst"]
+    assert worst["id"] in ids and worst["lost"] == max(instances[i]["lost"] for i in ids)
+    assert f"worst {worst['name']} ({worst['address']}) lost {worst['lost']} of {worst['sent']}" in unfolded(run.out)
+    # After the roll every instance answers again, without loss.
+    after = dataplane.Probe(dp, dataplane.targets(clean_lab, ids, dp.network))
+    time.sleep(3)
+    again_measured = dataplane.assert_measured(after.stop(), ids)
+    assert all(e["lost"] <= 2 for e in again_measured.values()), again_measured
+    print(f"{dp.backend}: probe {probe['lost']} of {probe['sent']} lost over {len(ids)} instances; worst {worst}")
+
     # A second run changes nothing, says so and is quick.
-    again = roll(lab, report, ndu_target_version=LAB1)
+    again = roll(lab, report, ndu_target_version=LAB1, probe=False)
     assert again.rc == 0, again.out[-4000:]
     assert again.report["result"] == "nothing_to_do"
     assert "Nothing to do: all 3 host(s) are already upgraded and enabled." in unfolded(again.out), again.out[-3000:]

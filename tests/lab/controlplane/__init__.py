@@ -16,6 +16,7 @@ REPO_ROOT = LAB_ROOT.parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 HOSTSCTL = LAB_ROOT / "hosts" / "hostsctl"
 LABFAKE = LAB_ROOT / "nova" / "labfake.py"
+LABVIF = LAB_ROOT / "nova" / "labvif.py"
 REQUIREMENTS = LAB_ROOT / "requirements-lab.txt"
 
 MIN_COMPUTES = 1
@@ -46,6 +47,25 @@ PORTS = {
 IMAGE_NAME = "ndu-lab-image"
 FLAVOR_NAME = "ndu-lab-tiny"
 
+# Network backends (`labctl up --network`): the controller that owns br-int.
+NETWORKS = ("ovn", "ovs")
+DEFAULT_NETWORK = "ovn"
+TENANT_NETWORK = "ndu-lab-net"
+TENANT_SUBNET = "ndu-lab-subnet"
+TENANT_CIDR = "10.215.0.0/24"
+OVN_CENTRAL_IP = "10.213.0.5"
+OVN_NB = f"tcp:{OVN_CENTRAL_IP}:6641"
+OVN_SB = f"tcp:{OVN_CENTRAL_IP}:6642"
+LOCK_FILE = "/run/ndu-lab.lock"
+# The probe-only chassis (hostsctl's ndu-lab-probe) and its Neutron port.
+PROBE_HOST = "ndu-lab-probe"
+PROBE_HOST_IP = "10.213.0.10"
+PROBE_PORT = "ndu-lab-probe"
+PROBE_NAMESPACE = "vm-probe"
+# What the test hosts' local repo holds (tests/lab/hosts/image/build.sh, trixie).
+OVS_VERSIONS = {"original": "3.5.0-1+b1", "lab1": "3.5.0-1+b1+lab1", "broken": "3.5.0-1+b1+lab2broken"}
+OVN_VERSIONS = {"original": "25.03.0-1", "lab1": "25.03.0-1+lab1"}
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
@@ -56,15 +76,19 @@ class Settings:
     host_ip: str
     computes: int
     with_hosts: bool
+    # None: control plane only (no mechanism driver, no agents).
+    network: str | None = DEFAULT_NETWORK
 
     @classmethod
-    def from_env(cls, computes: int, with_hosts: bool = True) -> Settings:
+    def from_env(cls, computes: int, with_hosts: bool = True,
+                 network: str | None = DEFAULT_NETWORK) -> Settings:
         return cls(
             lab_dir=Path(os.environ.get("NDU_LAB_DIR", "/var/lib/ndu-lab")),
             cache_dir=Path(os.environ.get("NDU_LAB_CACHE", "/var/cache/ndu-lab")),
             host_ip="10.213.0.1" if with_hosts else "127.0.0.1",
             computes=computes,
             with_hosts=with_hosts,
+            network=network if with_hosts else None,
         )
 
     # Paths below lab_dir (state the lab created; `down` removes all of it).

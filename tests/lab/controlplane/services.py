@@ -25,13 +25,23 @@ from . import (
     FLAVOR_NAME,
     IMAGE_NAME,
     LABFAKE,
+    LABVIF,
+    OVN_NB,
+    OVN_SB,
+    OVN_VERSIONS,
+    OVS_VERSIONS,
     PORTS,
+    PROBE_HOST,
+    PROBE_HOST_IP,
     RABBIT_PASSWORD,
     RABBIT_USER,
     REGION,
     REQUIREMENTS,
     SERVICE_PASSWORD,
     TEMPLATES,
+    TENANT_CIDR,
+    TENANT_NETWORK,
+    TENANT_SUBNET,
     Settings,
     compute_ip,
     compute_names,
@@ -47,11 +57,21 @@ CATALOG = (
     ("neutron", "network", "neutron", ""),
     ("nova", "compute", "nova-api", "/v2.1"),
 )
+# Neutron's processes besides its API, per backend (neutron 29 under uWSGI:
+# the RPC server and the OVN maintenance worker are separate commands).
+NEUTRON_EXTRA = {
+    "ovn": ("neutron-ovn-maintenance",),
+    "ovs": ("neutron-rpc", "neutron-periodic"),
+    None: (),
+}
 # Processes in the order `down` stops them (APIs first, database last).
 PROCESS_ORDER = (
     "nova-scheduler",
     "nova-conductor",
     "nova-api",
+    "neutron-ovn-maintenance",
+    "neutron-rpc",
+    "neutron-periodic",
     "neutron-api",
     "glance-api",
     "placement-api",
@@ -81,6 +101,23 @@ def venv_key() -> str:
     return _hash(REQUIREMENTS.read_bytes(), python.encode())
 
 
+def processes(settings: Settings) -> tuple[str, ...]:
+    """The processes this lab runs (its backend's Neutron workers only)."""
+    wanted = set(NEUTRON_EXTRA[settings.network])
+    others = {n for extra in NEUTRON_EXTRA.values() for n in extra}
+    return tuple(n for n in PROCESS_ORDER if n not in others or n in wanted)
+
+
+def install_driver(venv: Path) -> None:
+    """Put the lab driver (and its plug logic) into nova/virt of `venv`:
+    Nova loads compute_driver only as nova.virt.<value>."""
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    for source in (LABFAKE, LABVIF):
+        target = site / "nova" / "virt" / source.name
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            shutil.copyfile(source, target)
+
+
 def ensure_venv(settings: Settings, log: Log) -> Path:
     """Build (once) or reuse the lab venv keyed by requirements-lab.txt."""
     venv = settings.cache_dir / f"venv-{venv_key()}"
@@ -97,12 +134,7 @@ def ensure_venv(settings: Settings, log: Log) -> Path:
         marker.write_text(REQUIREMENTS.read_text())
     else:
         log(f"reusing the lab venv {venv}")
-    # The lab driver must sit inside nova/virt: Nova loads compute_driver
-    # only as nova.virt.<value>.
-    site = next((venv / "lib").glob("python3*/site-packages"))
-    target = site / "nova" / "virt" / "labfake.py"
-    if not target.exists() or target.read_bytes() != LABFAKE.read_bytes():
-        shutil.copyfile(LABFAKE, target)
+    install_driver(venv)
     return venv
 
 
@@ -188,9 +220,13 @@ def write_configs(settings: Settings, venv: Path) -> None:
            authtoken_placement=_authtoken(settings, "placement"))
     render("glance-api.conf", etc / "glance/glance-api.conf", **common,
            authtoken_glance=_authtoken(settings, "glance"))
+    notify = "true" if settings.network else "false"
+    nova_section = _client_section(settings, "nova", "nova") if settings.network else ""
     render("neutron.conf", etc / "neutron/neutron.conf", **common,
-           authtoken_neutron=_authtoken(settings, "neutron"))
-    render("ml2_conf.ini", etc / "neutron/plugins/ml2/ml2_conf.ini")
+           authtoken_neutron=_authtoken(settings, "neutron"), notify_nova=notify,
+           nova_section=nova_section)
+    ml2 = f"ml2_conf-{settings.network}.ini" if settings.network else "ml2_conf.ini"
+    render(ml2, etc / "neutron/plugins/ml2/ml2_conf.ini", ovn_nb=OVN_NB, ovn_sb=OVN_SB)
     for proc in ("nova-api", "nova-conductor", "nova-scheduler", "nova-manage"):
         render("nova.conf", etc / f"{proc}/nova.conf", **common, nova_log_name=proc,
                authtoken_nova=_authtoken(settings, "nova"))
@@ -231,18 +267,31 @@ def node_uuid(name: str) -> str:
 
 
 def write_compute_configs(settings: Settings) -> None:
+    # ML2/OVS: the agent on the destination reports the inactive binding's
+    # port up during pre_live_migration (network-vif-plugged); ML2/OVN sends
+    # no event there (the port is up on the source all along), so Nova must
+    # not wait for one (what OVN deployments configure).
+    wait_plug = "true" if settings.network == "ovs" else "false"
     for name in compute_names(settings.computes):
         etc_nova = settings.hosts_dir / name / "nova"
         render("nova-compute.conf", etc_nova / "nova.conf",
                compute_name=name, compute_ip=compute_ip(name),
                transport_url=settings.transport_url, nova_common=NOVA_COMMON,
-               nova_clients=_nova_clients(settings))
+               nova_clients=_nova_clients(settings), wait_for_vif_plug=wait_plug)
         # Nova reads its node identity from compute_id next to its config file
         # too: kept here, it survives the container being rebuilt, not just
         # rebooted, while the lab's database lives.
         identity = etc_nova / "compute_id"
         if not identity.exists():
             identity.write_text(node_uuid(name) + "\n")
+    # The probe-only chassis runs the agent too (ML2/OVS); nothing of Nova.
+    for name, ip in [*((n, compute_ip(n)) for n in compute_names(settings.computes)),
+                     (PROBE_HOST, PROBE_HOST_IP)]:
+        etc_neutron = settings.hosts_dir / name / "neutron"
+        render("neutron-host.conf", etc_neutron / "neutron.conf", compute_name=name,
+               transport_url=settings.transport_url)
+        render("openvswitch_agent.ini", etc_neutron / "openvswitch_agent.ini", compute_name=name,
+               compute_ip=ip)
 
 
 # --- MariaDB ----------------------------------------------------------------
@@ -448,6 +497,11 @@ def _api_specs(settings: Settings, venv: Path) -> dict[str, tuple[list[str], dic
         "nova-api": (_uwsgi(settings, venv, "nova-api", ["--module", "nova.wsgi.osapi_compute:application"], "nova-api"),
                      {"OS_NOVA_CONFIG_DIR": str(etc / "nova-api"),
                       "OS_NOVA_CONFIG_FILES": "api-paste.ini;nova.conf"}, "nova-api"),
+        **{name: ([py, "-c", f"import sys; from neutron.cmd.server import {entry}; sys.exit({entry}())",
+                   "--log-file", str(settings.log_dir / f"{name}.log")],
+                  {"OS_NEUTRON_CONFIG_DIR": str(etc / "neutron")}, "")
+           for name, entry in (("neutron-ovn-maintenance", "main_ovn_maintenance"),
+                               ("neutron-rpc", "main_rpc"), ("neutron-periodic", "main_periodic"))},
         "nova-conductor": ([py, "-c", nova_main.format("conductor"), "--config-file",
                             str(etc / "nova-conductor/nova.conf")], {}, ""),
         "nova-scheduler": ([py, "-c", nova_main.format("scheduler"), "--config-file",
@@ -469,7 +523,8 @@ def ensure_services(settings: Settings, venv: Path) -> None:
     (settings.state_dir / "glance").mkdir(parents=True, exist_ok=True)
     for sub in ("nova/lock", "neutron/lock", "glance/images", "glance/staging", "glance/tasks"):
         (settings.state_dir / sub).mkdir(parents=True, exist_ok=True)
-    _start_many(settings, venv, ["placement-api", "glance-api", "neutron-api", "nova-api",
+    _start_many(settings, venv, ["placement-api", "glance-api", "neutron-api",
+                                 *NEUTRON_EXTRA[settings.network], "nova-api",
                                  "nova-conductor", "nova-scheduler"])
 
 
@@ -562,6 +617,39 @@ def ensure_image_and_flavor(conn: object) -> None:
         compute.create_flavor(name=FLAVOR_NAME, ram=64, vcpus=1, disk=1, is_public=True)
 
 
+def ensure_tenant_network(conn: object, settings: Settings) -> dict[str, str]:
+    """The tenant network and subnet every lab instance has its port on (shared,
+    the backend's overlay type: Geneve with OVN, VXLAN with ML2/OVS). No DHCP
+    (the lab driver puts the fixed IP into the guest), no port security (the
+    probe reaches every instance without security-group rules)."""
+    net_api = conn.network  # type: ignore[attr-defined]
+    net = net_api.find_network(TENANT_NETWORK)
+    if net is None:
+        net = net_api.create_network(name=TENANT_NETWORK, shared=True, port_security_enabled=False)
+    subnet = net_api.find_subnet(TENANT_SUBNET)
+    if subnet is None:
+        subnet = net_api.create_subnet(name=TENANT_SUBNET, network_id=net.id, ip_version=4,
+                                       cidr=TENANT_CIDR, enable_dhcp=False, gateway_ip=None)
+    return {"network": net.id, "subnet": subnet.id, "type": net.provider_network_type or "",
+            "mtu": str(net.mtu or "")}
+
+
+def ensure_probe_port(conn: object, host: str, name: str) -> object:
+    """The probe's port on the tenant network, bound to the probe chassis (admin
+    binding:host_id, as Nova binds an instance's). A binding that failed (the
+    chassis or agent was not registered yet) is retried."""
+    net_api = conn.network  # type: ignore[attr-defined]
+    net = net_api.find_network(TENANT_NETWORK)
+    port = net_api.find_port(name)
+    if port is None:
+        port = net_api.create_port(name=name, network_id=net.id, binding_host_id=host,
+                                   device_owner="ndu-lab:probe", device_id=name)
+    elif port.binding_host_id != host or port.binding_vif_type in ("binding_failed", "unbound"):
+        port = net_api.update_port(port, binding_host_id="")
+        port = net_api.update_port(port, binding_host_id=host)
+    return port
+
+
 def discover_hosts(settings: Settings, venv: Path) -> None:
     run([str(venv / "bin/nova-manage"), "--config-file",
          str(settings.etc_dir / "nova-manage/nova.conf"), "cell_v2", "discover_hosts"],
@@ -578,12 +666,24 @@ def mapped_hosts(settings: Settings) -> set[str]:
     return {line.strip() for line in out.splitlines() if line.strip()}
 
 
-def write_lab_json(settings: Settings, venv: Path) -> None:
+def write_lab_json(settings: Settings, venv: Path, host_venv: Path | None = None,
+                   probe: dict | None = None) -> None:
     settings.lab_json.write_text(json.dumps({
         "computes": settings.computes,
         "venv": str(venv),
         "host_ip": settings.host_ip,
         "with_hosts": settings.with_hosts,
+        "network": settings.network,
+        # The same, under the names the probe helper's tests read.
+        "backend": settings.network,
+        "tenant_network": TENANT_NETWORK if settings.network else None,
+        "probe_host": (probe or {}).get("host"),
+        "probe_namespace": (probe or {}).get("namespace"),
+        "probe_ip": (probe or {}).get("ip"),
+        "host_venv": str(host_venv) if host_venv else None,
+        "ovs_versions": OVS_VERSIONS if settings.with_hosts else None,
+        "ovn_versions": OVN_VERSIONS if settings.with_hosts else None,
+        "probe": probe,
         "snapshot": f"db-{snapshot_key(settings)}.tar",
     }, indent=2) + "\n")
 

@@ -27,6 +27,15 @@ What it adds to ``nova.virt.fake.FakeLiveMigrateDriver``:
   ``boot_delay`` seconds (``/etc/ndu-lab/driver/host.json``, default 20) before
   the service heartbeats again, so Nova sees the host go down and come back
   as it would in production. The first start of a new container is not delayed.
+* instances are network endpoints (``labvif``): each instance's port is
+  plugged into br-int as os-vif would (a namespace ``vm-<uuid>`` holding the
+  port's MAC and IP, ``tap<port id[:11]>`` on br-int with iface-id,
+  attached-mac, vm-uuid, iface-status) with a UDP responder inside. ``spawn``
+  waits for Neutron's ``network-vif-plugged`` (the controller made the port
+  ACTIVE) as the libvirt driver does; live migration plugs on the destination
+  in ``pre_live_migration``, unplugs on the source once it completes and on the
+  destination when it is rolled back or aborted; ``destroy`` unplugs; Nova's
+  ``plug_vifs`` at nova-compute start re-plugs what runs here (restart, reboot).
 """
 from __future__ import annotations
 
@@ -42,6 +51,11 @@ from nova.compute import power_state
 from nova.virt import fake
 from nova.virt import node as virt_node
 from oslo_log import log as logging
+
+try:  # copied next to this module into nova/virt/ by labctl
+    from nova.virt import labvif
+except ImportError:  # pragma: no cover - running from the source tree
+    import labvif  # type: ignore[no-redef]
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
@@ -152,6 +166,123 @@ class LabFakeDriver(fake.FakeLiveMigrateDriver):
             self.instances[instance.uuid] = fake.FakeInstance(
                 instance.name, power_state.RUNNING, instance.uuid)
         return super().get_info(instance, use_cache)
+
+    # -- instances as network endpoints --------------------------------------
+
+    def _plug(self, instance: Any, network_info: Any) -> None:
+        vifs = list(network_info or [])
+        if not vifs:
+            return
+        try:
+            taps = labvif.plug(instance.uuid, vifs)
+        except labvif.PlugError as exc:
+            raise exception.VirtualInterfacePlugException(str(exc)) from exc
+        LOG.info("Lab driver: plugged %s into br-int (%s)", instance.display_name, ", ".join(taps),
+                 instance=instance)
+
+    def _unplug(self, instance: Any, network_info: Any = None) -> None:
+        try:
+            taps = labvif.unplug(instance.uuid, list(network_info or []))
+        except labvif.PlugError as exc:
+            LOG.warning("Lab driver: unplugging %s failed: %s", instance.display_name, exc,
+                        instance=instance)
+            return
+        if taps:
+            LOG.info("Lab driver: unplugged %s (%s)", instance.display_name, ", ".join(taps),
+                     instance=instance)
+
+    def plug_vifs(self, instance: Any, network_info: Any) -> None:
+        # nova-compute start (restart, host reboot): what Nova says runs here.
+        self._plug(instance, network_info)
+
+    def unplug_vifs(self, instance: Any, network_info: Any) -> None:
+        self._unplug(instance, network_info)
+
+    def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any,
+              admin_password: Any, allocations: Any, network_info: Any = None,
+              block_device_info: Any = None, power_on: bool = True, accel_info: Any = None) -> None:
+        if network_info:
+            # As the libvirt driver: wait for the ports Neutron reports as not
+            # active yet to become ACTIVE (network-vif-plugged) once plugged.
+            events = [("network-vif-plugged", vif["id"]) for vif in network_info
+                      if vif.get("active", True) is False]
+            timeout = CONF.vif_plugging_timeout if events else 0
+
+            def failed(event_name: str, inst: Any) -> None:
+                msg = (f"Lab driver: Neutron reported {event_name} for {inst.display_name}; "
+                       "the port did not become ACTIVE")
+                if CONF.vif_plugging_is_fatal:
+                    raise exception.VirtualInterfaceCreateException(msg)
+                LOG.warning(msg, instance=inst)
+
+            try:
+                with self.virtapi.wait_for_instance_event(instance, events, timeout=timeout,
+                                                          error_callback=failed):
+                    self._plug(instance, network_info)
+            except exception.InstanceEventTimeout:
+                LOG.warning("Lab driver: %s: no network-vif-plugged within %ss (the controller "
+                            "never made the port ACTIVE)", instance.display_name, timeout,
+                            instance=instance)
+                if CONF.vif_plugging_is_fatal:
+                    self._unplug(instance, network_info)
+                    raise exception.VirtualInterfaceCreateException()
+            except Exception:
+                self._unplug(instance, network_info)
+                raise
+        super().spawn(context, instance, image_meta, injected_files, admin_password, allocations,
+                      network_info=network_info, block_device_info=block_device_info,
+                      power_on=power_on, accel_info=accel_info)
+
+    def destroy(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
+                destroy_disks: bool = True, destroy_secrets: bool = True) -> None:
+        # Also the source's post_live_migration (network_info None): unplug by vm-uuid.
+        self._unplug(instance, network_info)
+        super().destroy(context, instance, network_info, block_device_info=block_device_info,
+                        destroy_disks=destroy_disks, destroy_secrets=destroy_secrets)
+
+    def check_can_live_migrate_destination(self, context: Any, instance: Any, src_compute_info: Any,
+                                           dst_compute_info: Any, block_migration: bool = False,
+                                           disk_over_commit: bool = False) -> Any:
+        data = super().check_can_live_migrate_destination(
+            context, instance, src_compute_info, dst_compute_info, block_migration=block_migration,
+            disk_over_commit=disk_over_commit)
+        # Not a shared instance path (shared block storage stays): Nova then calls
+        # rollback_live_migration_at_destination after a failed or aborted
+        # migration, where the destination's plug is undone (upstream's fake
+        # says shared, and Nova skips the destination's clean-up).
+        data.is_shared_instance_path = False
+        return data
+
+    def pre_live_migration(self, context: Any, instance: Any, block_device_info: Any,
+                           network_info: Any, disk_info: Any, migrate_data: Any) -> Any:
+        # Destination: the guest's port exists here before the move, as with libvirt.
+        self._plug(instance, network_info)
+        return super().pre_live_migration(context, instance, block_device_info, network_info,
+                                          disk_info, migrate_data)
+
+    def rollback_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
+                                               block_device_info: Any, destroy_disks: bool = True,
+                                               migrate_data: Any = None) -> None:
+        # Destination, after a failed or aborted migration: the guest stays on the source.
+        self._unplug(instance, network_info)
+        return super().rollback_live_migration_at_destination(
+            context, instance, network_info, block_device_info, destroy_disks=destroy_disks,
+            migrate_data=migrate_data)
+
+    def post_live_migration_at_source(self, context: Any, instance: Any, network_info: Any) -> None:
+        # Source, once the migration completed: the guest left.
+        self._unplug(instance, network_info)
+
+    def post_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
+                                           block_migration: bool = False,
+                                           block_device_info: Any = None) -> None:
+        # Destination, once the migration completed: already plugged in
+        # pre_live_migration (re-plug is a no-op); the guest announces itself.
+        self._plug(instance, network_info)
+        labvif.announce(instance.uuid)
+        super().post_live_migration_at_destination(context, instance, network_info,
+                                                   block_migration=block_migration,
+                                                   block_device_info=block_device_info)
 
     # -- live migration -----------------------------------------------------
 

@@ -23,7 +23,7 @@ def record(host: str, **over) -> dict:
                           {"id": "i2", "name": "off", "from": host, "to": None, "seconds": 0, "status": "left"}],
             "packages_before": {"ovs": "1"}, "packages_after": {"ovs": "2"},
             "switchover": {"mode": "flow_preserving", "pid_before": 10, "pid_after": 20, "ok": True},
-            "flow_verify": {"ok": True, "summary": []}, "probe": {"sent": 1000, "received": 990, "lost": 10, "longest_gap_ms": 420, "x": 1},
+            "flow_verify": {"ok": True, "summary": []},
             "rollback": None, "failure": None, "compute_service": {"status": "enabled"}}
     base.update(over)
     return base
@@ -35,18 +35,35 @@ def test_timeline_steps_end_where_the_next_starts():
     assert steps[0]["started"] == "1970-01-01T00:00:00+00:00"
 
 
+PROBE = {"rate": 200, "started": 91.0, "ended": 139.0, "duration_s": 48.0, "sent": 2000, "received": 1980, "lost": 20, "longest_gap_ms": 420.0,
+         "instances": {"i1": {"name": "web", "address": "10.0.0.4", "sent": 1000, "received": 980, "lost": 20, "longest_gap_ms": 420.0,
+                              "gaps_total": 1, "gaps": [{"start": 120.0, "end": 120.42, "ms": 420.0, "lost": 20, "offset_s": 29.0}],
+                              "duplicates": 0, "answered_warmup": True, "rtt_max_ms": 2.0},
+                       "i3": {"name": "db", "address": "10.0.0.5", "sent": 1000, "received": 1000, "lost": 0, "longest_gap_ms": 6.0,
+                              "gaps_total": 0, "gaps": [], "duplicates": 0, "answered_warmup": True, "rtt_max_ms": 1.0}},
+         "worst": {"id": "i1", "name": "web", "address": "10.0.0.4", "sent": 1000, "lost": 20, "longest_gap_ms": 420.0}, "unanswered": []}
+
+
 def test_report_of_a_full_roll():
-    report = rolling_report.build_report([record("c1"), record("c2", batch=2)], PLAN, {"started": 90, "finished": 140, "parameters": {"strategy": "evacuate"}})
+    report = rolling_report.build_report([record("c1"), record("c2", batch=2)], PLAN,
+                                         {"started": 90, "finished": 140, "parameters": {"strategy": "evacuate"},
+                                          "probe": PROBE, "probe_targets": [{"id": "i1", "host": "c1"}, {"id": "i3", "host": "c2"}]})
     assert report["schema"] == "ndu.dataplane/rolling-report/v1"
     assert report["result"] == "succeeded"
     assert report["seconds"] == 50.0
     c1 = report["hosts"]["c1"]
     assert c1["seconds"] == 30.0 and c1["timeline"][-1] == {"step": "live_migrate", "started": c1["timeline"][-1]["started"],
                                                             "finished": c1["finished"], "seconds": 28.0}
-    assert c1["probe"] == {"sent": 1000, "received": 990, "lost": 10, "longest_gap_ms": 420}
+    assert "probe" not in c1  # the probe is per instance, for the whole roll
+    probe = report["probe"]
+    assert probe["instances"]["i1"]["lost"] == 20 and probe["instances"]["i1"]["host_at_start"] == "c1"
+    assert probe["instances"]["i1"]["gaps"][0]["ms"] == 420.0 and probe["worst"]["name"] == "web"
     assert report["hosts"]["c3"]["status"] == "skipped"
     t = report["totals"]
     assert (t["rolled"], t["skipped"], t["instances_moved"], t["migration_seconds"], t["probe_lost"], t["probe_sent"]) == (2, 1, 2, 16.8, 20, 2000)
+    text = "\n".join(rolling_report.summary_lines(report))
+    assert "probe lost 20 of 2000 packets" in text
+    assert "worst web (10.0.0.4) lost 20 of 1000, longest gap 420.0 ms" in text
 
 
 def test_report_of_a_stopped_roll():
@@ -56,6 +73,7 @@ def test_report_of_a_stopped_roll():
     assert report["result"] == "failed"
     assert report["hosts"]["c2"]["status"] == "not_reached"
     assert report["totals"]["rolled_back"] == 1 and report["totals"]["not_reached"] == 1
+    assert report["probe"] is None and report["totals"]["probe_sent"] is None
     text = "\n".join(rolling_report.summary_lines(report))
     assert "Roll FAILED" in text and "failed at ovs_reload: boom" in text and "rollback ok: packages back to 1" in text
     assert "c2: not reached" in text
