@@ -175,9 +175,14 @@ def test_client_and_responder_on_loopback_count_every_instance(tmp_path):
 
 
 def test_a_target_that_never_answers_is_measured_not_hidden(tmp_path):
-    port, stop = free_udp_port(), tmp_path / "stop"
+    port, stop, started = free_udp_port(), tmp_path / "stop", tmp_path / "started"
     client = subprocess.Popen([sys.executable, str(PROBE), "run", "--target", "ghost=127.0.0.3", "--port", str(port),
-                               "--warmup", "0.3", "--stop-file", str(stop), "--drain", "0.2"], stdout=subprocess.PIPE, text=True)
+                               "--warmup", "0.3", "--stop-file", str(stop), "--drain", "0.2", "--started-file", str(started)],
+                              stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 20  # a loaded machine starts Python slowly
+    while not started.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert started.exists(), "the client never started counting"
     time.sleep(1.0)
     stop.write_text("x")
     report = json.loads(client.communicate(timeout=15)[0])
