@@ -30,8 +30,9 @@ PROVEN_OVS=(
 # Not run by `make integration` yet, and why (run them with --all):
 NOT_YET=(
     "tests/integration/rolling/ (full roll with the per-instance probe, broken canary, SIGKILL and resume, --check,"
-    "  bad input, ansible-runner): not yet seen passing on the new lab; the first full roll was killed by its 15 min"
-    "  limit in batch 2 at load 11-22 (2026-12-01)"
+    "  bad input, ansible-runner): not yet seen passing on the new lab. 2026-12-01: the first full roll was killed by its"
+    "  15 min limit; the second succeeded (996 s at load 20, per-instance loss measured) but the test then failed on"
+    "  comparing br-int flows before/after, which a controller's moving ports change (assertion changed, not re-run)"
     "tests/integration/cloud/ (modules and roles against Nova, instances with ports): not yet run to the end on the new lab"
     "tests/integration/lab/test_lab_cloud.py, test_lab_hosts.py, test_zz_teardown.py: not yet run on the new lab"
 )

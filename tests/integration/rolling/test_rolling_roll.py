@@ -25,7 +25,9 @@ def test_full_roll_with_instances(lab: Any, clean_lab: Any, report: Path) -> Non
         assert set(state["versions"].values()) == {LAB1}, (host, state)
         assert state["vswitchd_exe"].endswith("/ovs-vswitchd"), (host, state)  # the installed binary, not "(deleted)"
         assert not state["policy_rc_d"], f"policy-rc.d left on {host}"
-        assert state["dataplane_ok"] and state["flows"] == flows_before[host], host
+        # br-int is the controller's: its flows follow the ports, which the roll moves, so they are not compared with
+        # the flows before (they differed on compute1 on 2026-12-01, with every instance on it at the end).
+        assert state["dataplane_ok"] and state["flows"], (host, len(flows_before[host]))
     # Cloud: every compute enabled, the same instances, all ACTIVE, no origin record left behind by default.
     assert all(s["status"] == "enabled" for h, s in services(clean_lab).items() if h in lab.computes)
     now = servers(clean_lab)
