@@ -19,7 +19,8 @@ ansible_test_pip=$(python3 -c 'import ansible_test._internal.python_requirements
 mkdir -p ~/.ansible/test/cache
 cp tools/ansible_test_get_pip.py ~/.ansible/test/cache/"get_pip_${ansible_test_pip//./_}.py"
 
-scratch=${NDU_SANITY_DIR:-${TMPDIR:-/tmp}/ndu-dataplane-sanity}
+# One scratch tree per checkout, so two worktrees' sanity runs do not delete each other's tree.
+scratch=${NDU_SANITY_DIR:-${TMPDIR:-/tmp}/ndu-dataplane-sanity-$(printf '%s' "$top" | sha256sum | cut -c1-8)}
 rm -rf "$scratch"
 ansible-galaxy collection build --force --output-path build/ . >/dev/null
 ANSIBLE_COLLECTIONS_PATH="$scratch" ansible-galaxy collection install --no-deps --force -p "$scratch" \
