@@ -45,7 +45,7 @@ lint: ## ansible-lint (production), yamllint, changelog fragments, docs in step,
 	$(PY) tools/gen_docs.py --check
 	@tools/galaxy_import.sh
 
-sanity: ## ansible-test sanity on the built collection
+sanity: ## ansible-test sanity on the built collection and on the repository tree
 	@tools/sanity.sh
 
 unit: ## pytest unit tests, and the packaging tests (build, EE, demo target) that need no lab
