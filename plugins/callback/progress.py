@@ -16,7 +16,8 @@ description:
     top level of the result), which the rolling playbook emits after each step of a host. Its keys: C(host),
     C(batch), C(batches), C(step), C(index), C(count), C(result), and optionally C(seconds) (the step's duration),
     C(elapsed) (not printed; the line shows the run's own elapsed time),
-    C(instances_moved) (the host's instances moved so far), C(next) (the next step) and C(msg). A rollback step is named C(rollback:<step>) with C(index) 0."
+    C(instances_moved) (the host's instances moved so far), C(next) (the next step) and C(msg). A step outside the host's step table (a rollback or restore step) has C(index) 0 and is named
+    C(rollback:<step>) or C(restore:<step>)."
   - The summary comes from the C(ndu_report) that the playbook hands to C(set_stats) (docs/report-schema.md).
   - Also printed, one line each - the messages of C(ansible.builtin.debug) tasks (the plan, the playbook's
     sentences), every failure that is not ignored, every unreachable host, and the play names.
@@ -74,8 +75,10 @@ def step_line(event: dict, elapsed: float, moved_so_far: int) -> str:
     """The one line of a host step."""
     batch = f"batch {event.get('batch', '?')}/{event.get('batches', '?')}"
     name = str(event.get("step"))
-    if name.startswith("rollback:") or event.get("index") == 0:
-        step = f"rollback {name.removeprefix('rollback:')}"  # rollback steps are outside the host's step table
+    if ":" in name or event.get("index") == 0:
+        # Steps outside the host's step table (index 0): "rollback:<step>", "restore:<step>".
+        kind, _sep, rest = name.partition(":")
+        step = f"{kind} {rest}" if rest else name
     else:
         step = f"step {event.get('index', '?')}/{event.get('count', '?')} {name}"
     result = str(event.get("result", "?"))
