@@ -91,8 +91,8 @@ ee: build ## Write the execution environment's build context to build/ee/context
 docs: venv ## Regenerate docs/ and roles/*/README.md from argument_specs and DOCUMENTATION
 	$(PY) tools/gen_docs.py
 
-changelog: ## Release: fold fragments into CHANGELOG.rst
-	antsibull-changelog release
+changelog: venv ## Release: fold the fragments into CHANGELOG.rst as galaxy.yml's version (tools/changelog_release.py)
+	$(PY) tools/changelog_release.py
 
 # The demo's roll prints one line per host step (the ndu.dataplane.progress callback, docs/progress.md);
 # `make demo ANSIBLE_STDOUT_CALLBACK=default` shows Ansible's usual output instead.
