@@ -16,7 +16,8 @@ description:
     top level of the result), which the rolling playbook emits after each step of a host. Its keys: C(host),
     C(batch), C(batches), C(step), C(index), C(count), C(result), and optionally C(seconds) (the step's duration),
     C(elapsed) (not printed; the line shows the run's own elapsed time),
-    C(instances_moved) (the host's instances moved so far), C(next) (the next step) and C(msg). A step outside the host's step table (a rollback or restore step) has C(index) 0 and is named
+    C(instances_moved) (the host's instances moved so far), C(next) (the next step) and C(msg).
+    A step outside the host's step table (a rollback or restore step) has C(index) 0 and is named
     C(rollback:<step>) or C(restore:<step>)."
   - The summary comes from the C(ndu_report) that the playbook hands to C(set_stats) (docs/report-schema.md).
   - Also printed, one line each - the messages of C(ansible.builtin.debug) tasks (the plan, the playbook's
