@@ -73,6 +73,8 @@ def describe_error(err: Exception, cloud: str) -> str:
         return f"{err.call} was refused (HTTP {err.status}): {err.message}"
     if name in ("Unauthorized", "InvalidCredentials") or getattr(err, "http_status", None) == 401:
         return f"the credentials for {cloud} were rejected by Keystone (HTTP 401); check clouds.yaml or the auth option"
+    if name == "ConfigException":
+        return f"{text} (check clouds.yaml, OS_CLOUD and OS_CLIENT_CONFIG_FILE)"
     if name in ("MissingRequiredOptions", "MissingAuthPlugin"):
         return f"the authentication settings for {cloud} are incomplete: {text}"
     if name in ("ConnectFailure", "ConnectTimeout", "ConnectionError", "DiscoveryFailure", "EndpointNotFound"):
