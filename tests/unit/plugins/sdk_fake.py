@@ -107,7 +107,7 @@ class FakeNovaHttp(BaseAdapter):
             events = [{"event": "conductor_live_migrate_instance", "result": "Error" if mig.get("_reason") else "Success",
                        "details": mig.get("_reason"), "start_time": None, "finish_time": None}]
             found.append({"action": "live-migration" if mig["migration_type"] == "live-migration" else "migrate",
-                          "request_id": f"req-mig-{mig['id']}", "start_time": f"2026-12-01T10:{mig['id']:02d}:00.000000",
+                          "request_id": f"req-mig-{mig['id']}", "start_time": f"2026-12-01T10:00:00.{mig['id']:06d}",
                           "message": "Error" if mig.get("_reason") else None, "events": events})
         return found
 
