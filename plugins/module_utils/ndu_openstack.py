@@ -69,6 +69,8 @@ def describe_error(err: Exception, cloud: str) -> str:
         err = err.__cause__ or err.__context__  # type: ignore[assignment]  # authorize() wraps keystoneauth errors
     name = type(err).__name__
     text = str(err).split("\n", 1)[0][:300]
+    if isinstance(err, ApiError) and err.status >= 500:
+        return f"{err.call} failed in the cloud (HTTP {err.status}): {err.message}"
     if isinstance(err, ApiError):
         return f"{err.call} was refused (HTTP {err.status}): {err.message}"
     if name in ("Unauthorized", "InvalidCredentials") or getattr(err, "http_status", None) == 401:
