@@ -70,6 +70,10 @@ def test_sdk_minimum_is_the_one_the_docs_state():
     for text in (ModuleDocFragment.DOCUMENTATION, nova.DOCUMENTATION):
         assert f"openstacksdk >= {MIN_SDK}" in text
         assert "openstacksdk >= 1." not in text
+    from pathlib import Path
+
+    ee = (Path(__file__).resolve().parents[4] / "meta" / "ee-requirements.txt").read_text()
+    assert [line for line in ee.splitlines() if line.startswith("openstacksdk")] == [f"openstacksdk>={MIN_SDK}"]
 
 
 def test_a_too_old_sdk_fails_before_connecting(monkeypatch, capsys, tmp_path):
