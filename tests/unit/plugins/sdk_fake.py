@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import parse_qs, unquote, urlencode, urlparse
 
 import requests
 from requests.adapters import BaseAdapter
@@ -58,7 +58,7 @@ class FakeNovaHttp(BaseAdapter):
         url = urlparse(request.url)
         service = "placement" if url.netloc == "placement.test" else "compute"
         path = url.path[len("/v2.1"):] if service == "compute" and url.path.startswith("/v2.1") else url.path
-        path = path.rstrip("/") or "/"
+        path = unquote(path.rstrip("/") or "/")
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         header = request.headers.get("OpenStack-API-Version") or ""
         microversion = header.split(" ", 1)[1] if header.startswith(service + " ") else None
@@ -173,6 +173,10 @@ class FakeNovaHttp(BaseAdapter):
             for key, value in body["metadata"].items():
                 cloud.set_metadata(server_id, key, value)
             return 200, {"metadata": cloud.server(server_id)["metadata"]}
+        if len(rest) == 2 and rest[0] == "metadata" and method == "PUT":
+            (key, value), = body["meta"].items()
+            cloud.set_metadata(server_id, key, value)
+            return 200, {"meta": {key: value}}
         if len(rest) == 2 and rest[0] == "metadata" and method == "DELETE":
             had = rest[1] in cloud.server(server_id)["metadata"]
             cloud.delete_metadata(server_id, rest[1])
