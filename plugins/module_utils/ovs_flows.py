@@ -194,3 +194,121 @@ def diff_snapshots(before: dict[str, Any], after: dict[str, Any], allowed: list[
             result["bridges"][name] = entry
     result["ok"] = not result["summary"]
     return result
+
+
+# --- owner-aware comparison ------------------------------------------------------------------------------------------
+# Who programs a bridge decides what a difference means. OVN derives a flow's cookie from its logical flow, so it
+# is stable and compared; neutron-openvswitch-agent stamps its flows with a cookie it regenerates when it
+# restarts, so its cookies are ignored. A controller may remove flows on purpose while it reconciles (the
+# compare only runs after it has caught up); what must never happen is that a port that is still there loses
+# every flow that names it.
+OWNER_OVN = "ovn-controller"
+OWNER_AGENT = "neutron-openvswitch-agent"
+OWNER_NONE = "none"
+OWNERS = (OWNER_OVN, OWNER_AGENT, OWNER_NONE)
+DEFAULT_PRIORITY = 32768
+_PORT_REFS = re.compile(r"(?:^|[,\s(])in_port=(\w+)|output:(\w+)|output\(port=(\w+)")
+
+
+def parse_flow(flow: str) -> dict[str, Any]:
+    """Split a normalised flow into ``{table, priority, cookie, match, actions}`` (match fields sorted)."""
+    head, _sep, actions = f" {flow}".partition(" actions=")
+    table, priority, cookie, match = 0, DEFAULT_PRIORITY, "0x0", []
+    for field in _split_fields(head):
+        key, _eq, value = field.partition("=")
+        if key == "table":
+            table = int(value) if value.isdigit() else 0
+        elif key == "priority":
+            priority = int(value) if value.isdigit() else DEFAULT_PRIORITY
+        elif key == "cookie":
+            cookie = value.split("/", 1)[0]
+        else:
+            match.append(field)
+    return {"table": table, "priority": priority, "cookie": cookie, "match": ",".join(sorted(match)), "actions": actions.strip()}
+
+
+def flow_key(flow: str, owner: str) -> str:
+    """What is compared of a flow for its owner: priority, match and actions, plus the cookie unless the agent owns it."""
+    parsed = parse_flow(flow)
+    cookie = "" if owner == OWNER_AGENT else f"cookie={parsed['cookie']} "
+    return f"{cookie}priority={parsed['priority']},{parsed['match']} actions={parsed['actions']}"
+
+
+def flow_ports(flow: str) -> set[str]:
+    """OpenFlow port numbers (or names) a flow matches on or outputs to."""
+    return {next(g for g in groups if g) for groups in _PORT_REFS.findall(flow)}
+
+
+def _port_names(ports: dict[str, Any]) -> dict[str, str]:
+    """ofport (as printed in flows) -> interface name; names map to themselves."""
+    names = {}
+    for name, port in ports.items():
+        names[name] = name
+        if isinstance(port.get("ofport"), int) and port["ofport"] >= 0:
+            names[str(port["ofport"])] = name
+    return names
+
+
+def _port_flow_counts(flows: list[str], names: dict[str, str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for flow in flows:
+        for ref in flow_ports(flow):
+            if ref in names:
+                counts[names[ref]] = counts.get(names[ref], 0) + 1
+    return counts
+
+
+def diff_owned(before: dict[str, Any], after: dict[str, Any], owner: str, allowed: list[Any] | None = None) -> dict[str, Any]:
+    """Compare two snapshots knowing who owns the flows.
+
+    ``owner`` is ``ovn-controller``, ``neutron-openvswitch-agent`` or ``none``. With ``none`` this is
+    :func:`diff_snapshots` (every difference fails). With a controller, per bridge and table the flows are
+    compared on priority, match and actions (and the cookie for OVN); a flow the controller removed or
+    added is reported in ``notes`` and does not fail, a port still on the bridge that had flows before and
+    has none now fails, and so do gone bridges and port changes. Returns ``{ok, owner, bridges: {name:
+    {tables: {table: {missing, extra}}, ports_without_flows, port_changes}}, summary: [failures], notes}``.
+    """
+    if owner not in OWNERS:
+        raise ValueError(f"unknown flow owner '{owner}' (expected one of {', '.join(OWNERS)})")
+    if owner == OWNER_NONE:
+        result = diff_snapshots(before, after, allowed)
+        result.update(owner=owner, notes=[])
+        return result
+    allowed = list(allowed or [])
+    old_bridges, new_bridges = before.get("bridges", {}), after.get("bridges", {})
+    result: dict[str, Any] = {"owner": owner, "bridges": {}, "summary": [], "notes": [],
+                              "missing_bridges": sorted(set(old_bridges) - set(new_bridges)),
+                              "extra_bridges": sorted(set(new_bridges) - set(old_bridges))}
+    result["summary"].extend(f"bridge '{name}' is gone" for name in result["missing_bridges"])
+    result["notes"].extend(f"bridge '{name}' is new" for name in result["extra_bridges"])
+    for name in sorted(set(old_bridges) & set(new_bridges)):
+        old, new = old_bridges[name], new_bridges[name]
+        old_flows = [f for f in old.get("flows", []) if not _allowed(f, name, allowed)]
+        new_flows = [f for f in new.get("flows", []) if not _allowed(f, name, allowed)]
+        old_keys = {flow_key(f, owner): f for f in old_flows}
+        new_keys = {flow_key(f, owner): f for f in new_flows}
+        tables: dict[int, dict[str, list[str]]] = {}
+        for key in sorted(set(old_keys) - set(new_keys)):
+            tables.setdefault(parse_flow(old_keys[key])["table"], {"missing": [], "extra": []})["missing"].append(old_keys[key])
+        for key in sorted(set(new_keys) - set(old_keys)):
+            tables.setdefault(parse_flow(new_keys[key])["table"], {"missing": [], "extra": []})["extra"].append(new_keys[key])
+        old_names = _port_names(old.get("ports", {}))
+        new_names = _port_names(new.get("ports", {}))
+        before_counts = _port_flow_counts(old_flows, old_names)
+        after_counts = _port_flow_counts(new_flows, new_names)
+        lost = sorted(port for port, count in before_counts.items()
+                      if count and port in new.get("ports", {}) and not after_counts.get(port))
+        entry = {"tables": dict(sorted(tables.items())), "ports_without_flows": lost,
+                 "port_changes": _port_changes(old.get("ports", {}), new.get("ports", {}))}
+        for port in lost:
+            result["summary"].append(f"bridge '{name}': port '{port}' lost its flows ({before_counts[port]} before, none now)")
+        result["summary"].extend(f"bridge '{name}': {change}" for change in entry["port_changes"])
+        for table, diff in entry["tables"].items():
+            if diff["missing"]:
+                result["notes"].append(f"bridge '{name}' table {table}: {len(diff['missing'])} flows removed by the controller")
+            if diff["extra"]:
+                result["notes"].append(f"bridge '{name}' table {table}: {len(diff['extra'])} flows added by the controller")
+        if entry["tables"] or lost or entry["port_changes"]:
+            result["bridges"][name] = entry
+    result["ok"] = not result["summary"]
+    return result

@@ -23,16 +23,8 @@ options:
     description: Directory with the daemons' PID files.
     type: path
     default: /run/openvswitch
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
-  idempotent:
-    support: full
-    description: It never changes anything.
+extends_documentation_fragment:
+  - ndu.dataplane.read_only
 author:
   - ndu.dataplane maintainers (@ndu-dataplane)
 """
@@ -79,41 +71,10 @@ switchover_needed:
   sample: true
 """
 
-import os
-from typing import Any
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ndu.dataplane.plugins.module_utils.ovs_daemons import daemon_info
 
-DELETED = " (deleted)"
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read().strip()
-    except OSError:
-        return None
-
-
-def daemon_info(name: str, rundir: str) -> dict[str, Any]:
-    """What runs for one daemon according to its PID file and /proc."""
-    text = _read(os.path.join(rundir, f"{name}.pid"))
-    pid = int(text) if text and text.isdigit() else None
-    info: dict[str, Any] = {"pid": pid, "running": False, "exe": None, "exe_deleted": False}
-    if pid is None:
-        return info
-    comm = _read(f"/proc/{pid}/comm")
-    # /proc/<pid>/comm is cut at 15 characters ("ovs-vswitchd" fits).
-    info["running"] = comm is not None and comm == name[:15]
-    if not info["running"]:
-        return info
-    try:
-        exe = os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        return info
-    info["exe_deleted"] = exe.endswith(DELETED)
-    info["exe"] = exe[: -len(DELETED)] if info["exe_deleted"] else exe
-    return info
+__all__ = ["daemon_info", "main"]
 
 
 def main() -> None:

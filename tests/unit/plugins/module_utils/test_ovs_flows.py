@@ -111,3 +111,66 @@ def test_missing_groups_are_reported():
     before = snapshot([], groups=["group_id=1,type=select,bucket=actions=output:1"])
     result = ovs_flows.diff_snapshots(before, snapshot([]))
     assert result["bridges"]["br-int"]["missing_groups"] == ["group_id=1,type=select,bucket=actions=output:1"]
+
+
+# --- owner-aware comparison ---------------------------------------------------------------------------------------
+VIF_PORTS = {"tap1": {"ofport": 5, "type": "system", "options": {}}, "tap2": {"ofport": 6, "type": "system", "options": {}}}
+
+
+def test_parse_flow_splits_table_priority_cookie_match_and_actions():
+    parsed = ovs_flows.parse_flow("cookie=0x5a1,table=8,priority=50,reg14=0x1,metadata=0x2 actions=resubmit(,9)")
+    assert parsed == {"table": 8, "priority": 50, "cookie": "0x5a1", "match": "metadata=0x2,reg14=0x1", "actions": "resubmit(,9)"}
+    assert ovs_flows.parse_flow("in_port=1 actions=drop")["priority"] == ovs_flows.DEFAULT_PRIORITY
+    assert ovs_flows.flow_ports("table=0,priority=100,in_port=5 actions=load:0x1->NXM_NX_REG13[],output:6") == {"5", "6"}
+
+
+def test_agent_cookies_may_be_regenerated_but_ovn_cookies_are_compared():
+    before = snapshot(["cookie=0x1111,table=0,priority=10,in_port=5 actions=mod_vlan_vid:1,resubmit(,60)"], VIF_PORTS)
+    after = snapshot(["cookie=0x2222,table=0,priority=10,in_port=5 actions=mod_vlan_vid:1,resubmit(,60)"], VIF_PORTS)
+    agent = ovs_flows.diff_owned(before, after, ovs_flows.OWNER_AGENT)
+    assert agent["ok"] is True and agent["bridges"] == {} and agent["notes"] == []
+    ovn = ovs_flows.diff_owned(before, after, ovs_flows.OWNER_OVN)
+    assert ovn["ok"] is True  # the port still has flows: a re-programmed flow is the controller's choice
+    assert ovn["bridges"]["br-int"]["tables"][0] == {"missing": [before["bridges"]["br-int"]["flows"][0]],
+                                                     "extra": [after["bridges"]["br-int"]["flows"][0]]}
+    assert ovn["notes"] == ["bridge 'br-int' table 0: 1 flows removed by the controller",
+                            "bridge 'br-int' table 0: 1 flows added by the controller"]
+    strict = ovs_flows.diff_owned(before, after, ovs_flows.OWNER_NONE)
+    assert strict["ok"] is False and strict["owner"] == "none"
+
+
+def test_a_flow_removed_on_purpose_is_not_a_failure_but_a_port_that_lost_its_flows_is():
+    flows = ["cookie=0xa,table=0,priority=100,in_port=5 actions=resubmit(,8)",
+             "cookie=0xb,table=0,priority=100,in_port=6 actions=resubmit(,8)",
+             "cookie=0xc,table=65,priority=100,reg15=0x2 actions=output:6",
+             "cookie=0xd,table=40,priority=0 actions=drop"]
+    before = snapshot(flows, VIF_PORTS)
+    removed = snapshot([f for f in flows if "table=40" not in f], VIF_PORTS)
+    result = ovs_flows.diff_owned(before, removed, ovs_flows.OWNER_OVN)
+    assert result["ok"] is True and result["bridges"]["br-int"]["tables"][40]["missing"] == [flows[3]]
+    lost = snapshot([flows[0], flows[3]], VIF_PORTS)
+    result = ovs_flows.diff_owned(before, lost, ovs_flows.OWNER_OVN)
+    assert result["ok"] is False
+    assert result["summary"] == ["bridge 'br-int': port 'tap2' lost its flows (2 before, none now)"]
+    assert result["bridges"]["br-int"]["ports_without_flows"] == ["tap2"]
+
+
+def test_a_gone_port_or_bridge_still_fails_with_a_controller():
+    before = snapshot(["table=0,priority=100,in_port=5 actions=drop"], VIF_PORTS)
+    after = snapshot([], {"tap1": VIF_PORTS["tap1"]})
+    result = ovs_flows.diff_owned(before, after, ovs_flows.OWNER_AGENT)
+    assert "bridge 'br-int': port 'tap2' is gone (was ofport 6)" in result["summary"]
+    assert "bridge 'br-int': port 'tap1' lost its flows (1 before, none now)" in result["summary"]
+    assert ovs_flows.diff_owned(before, {"bridges": {}}, ovs_flows.OWNER_OVN)["summary"] == ["bridge 'br-int' is gone"]
+
+
+def test_allowed_differences_and_unknown_owners():
+    before = snapshot(["table=0,priority=100,in_port=5 actions=drop"], VIF_PORTS)
+    after = snapshot([], VIF_PORTS)
+    assert ovs_flows.diff_owned(before, after, ovs_flows.OWNER_OVN, [r"in_port=5"])["ok"] is True
+    try:
+        ovs_flows.diff_owned(before, after, "odl")
+    except ValueError as err:
+        assert "unknown flow owner 'odl'" in str(err)
+    else:
+        raise AssertionError("an unknown owner must be refused")
