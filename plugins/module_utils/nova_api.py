@@ -39,7 +39,7 @@ ORIGIN_KEY = "ndu:origin_host"
 
 # The Nova API names of the fields we read; modules, the planner and the test fakes use these keys.
 SERVER_KEYS = ("id", "name", "status", "OS-EXT-SRV-ATTR:host", "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state",
-               "OS-EXT-STS:power_state", "metadata", "tenant_id")
+               "OS-EXT-STS:power_state", "metadata", "tenant_id", "addresses")
 SERVICE_KEYS = ("id", "host", "binary", "status", "state", "disabled_reason", "zone", "updated_at", "forced_down")
 MIGRATION_KEYS = ("id", "uuid", "instance_uuid", "status", "migration_type", "source_compute", "dest_compute",
                   "created_at", "updated_at")
