@@ -45,7 +45,7 @@ lint: ## ansible-lint (production), yamllint, changelog fragments, docs in step,
 	$(PY) tools/gen_docs.py --check
 	@tools/galaxy_import.sh
 
-sanity: ## ansible-test sanity on the built collection
+sanity: ## ansible-test sanity on the built collection and on the repository tree
 	@tools/sanity.sh
 
 unit: ## pytest unit tests, and the packaging tests (build, EE, demo target) that need no lab
@@ -91,8 +91,8 @@ ee: build ## Write the execution environment's build context to build/ee/context
 docs: venv ## Regenerate docs/ and roles/*/README.md from argument_specs and DOCUMENTATION
 	$(PY) tools/gen_docs.py
 
-changelog: ## Release: fold fragments into CHANGELOG.rst
-	antsibull-changelog release
+changelog: venv ## Release: fold the fragments into CHANGELOG.rst as galaxy.yml's version (tools/changelog_release.py)
+	$(PY) tools/changelog_release.py
 
 # The demo's roll prints one line per host step (the ndu.dataplane.progress callback, docs/progress.md);
 # `make demo ANSIBLE_STDOUT_CALLBACK=default` shows Ansible's usual output instead.

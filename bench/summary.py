@@ -58,9 +58,16 @@ def roll(doc: dict[str, Any]) -> dict[str, Any]:
 
 def lab_up(doc: dict[str, Any]) -> dict[str, Any]:
     s = doc["summary"]
-    return {"medians": {"warm_up_s": _m(s["warm_up_s"]), "cold_up_s": s.get("cold_up_s"), "rss_mib": _m(s["rss_mib"]),
+    warm, cold, rss = _m(s["warm_up_s"]), s.get("cold_up_s"), _m(s["rss_mib"])
+    return {"medians": {"warm_up_s": warm, "cold_up_s": cold, "rss_mib": rss,
                         "mem_available_drop_mib": _m(s["mem_available_drop_mib"])},
-            "ratios": {}, "goals": {}}
+            "ratios": {},
+            # docs/lab.md's limits
+            "goals": {"cold_up_at_most_15_min": _goal("cold labctl up <= 900 s" + (" (a figure composed of steps, not one run: not judged)"
+                                                                                 if s.get("cold_up_composed") else ""),
+                                                      cold, None if cold is None or s.get("cold_up_composed") else cold <= 900),
+                      "warm_up_at_most_3_min": _goal("warm labctl up <= 180 s", warm, None if warm is None else warm <= 180),
+                      "rss_at_most_4_gib": _goal("whole lab RSS <= 4096 MiB", rss, None if rss is None else rss <= 4096)}}
 
 
 KINDS = {"p1_dataplane": p1, "roll_loss": roll, "lab_up": lab_up}
@@ -76,7 +83,8 @@ def build() -> dict[str, Any]:
                 continue
             doc = json.loads(path.read_text())
             objects.append({"benchmark": name, "backend": backend, "run": f"{doc['started']} → {doc.get('finished')}",
-                            "rounds": doc.get("rounds"), **fn(doc), "source": f"bench/results/{path.name}"})
+                            "rounds": doc.get("rounds"), **fn(doc), "source": f"bench/results/{path.name}",
+                            **({"note": doc["note"]} if doc.get("note") else {})})
     return {"schema": "ndu.dataplane/bench-summary/v1", "benchmarks": objects, "not_measured": missing}
 
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# ansible-test sanity on what we ship: build the collection artifact, install
-# it into a scratch ansible_collections/ndu/dataplane tree outside this git
-# checkout (inside it, ansible-test would only see git-tracked files and skip
-# everything under the ignored build/), copy our sanity ignore file, if any,
-# and run every sanity test there for this Python.
+# ansible-test sanity twice, each for this Python:
+# 1. on what we ship: build the collection artifact, install it into a scratch
+#    ansible_collections/ndu/dataplane tree outside this git checkout (inside it,
+#    ansible-test would only see git-tracked files and skip everything under the
+#    ignored build/), with the ignore entries for the files it holds;
+# 2. on the repository tree (tests/, bench/, tools/, the lab: what a clone holds),
+#    copied to a second scratch ansible_collections/ndu/dataplane, with every entry.
+# tests/sanity/ignore-<core>.txt is the one ignore file; each entry says why.
 # ansible-test's own tool venvs are cached under ~/.ansible/test (outside the
 # clone), so only the first run on a machine downloads them.
 set -euo pipefail
@@ -19,7 +22,8 @@ ansible_test_pip=$(python3 -c 'import ansible_test._internal.python_requirements
 mkdir -p ~/.ansible/test/cache
 cp tools/ansible_test_get_pip.py ~/.ansible/test/cache/"get_pip_${ansible_test_pip//./_}.py"
 
-scratch=${NDU_SANITY_DIR:-${TMPDIR:-/tmp}/ndu-dataplane-sanity}
+# One scratch tree per checkout, so two worktrees' sanity runs do not delete each other's tree.
+scratch=${NDU_SANITY_DIR:-${TMPDIR:-/tmp}/ndu-dataplane-sanity-$(printf '%s' "$top" | sha256sum | cut -c1-8)}
 rm -rf "$scratch"
 ansible-galaxy collection build --force --output-path build/ . >/dev/null
 ANSIBLE_COLLECTIONS_PATH="$scratch" ansible-galaxy collection install --no-deps --force -p "$scratch" \
@@ -33,9 +37,18 @@ for ignore in tests/sanity/ignore-*.txt; do
         exit 1
     fi
 done
-if [ -d tests/sanity ]; then
-    mkdir -p "$dest/tests" && cp -r tests/sanity "$dest/tests/"
-fi
+# The artifact's run gets the entries for the files it holds (the rest are the tree's, e.g. tests/ and bench/).
+copy_ignores() {  # $1: the collection root of a scratch tree
+    local ignore
+    mkdir -p "$1/tests/sanity"
+    for ignore in tests/sanity/ignore-*.txt; do
+        [ -e "$ignore" ] || continue
+        while IFS= read -r line; do
+            if [ -e "$1/${line%% *}" ]; then printf '%s\n' "$line"; fi
+        done <"$ignore" >"$1/$ignore"
+    done
+}
+copy_ignores "$dest"
 # What users get: the installed artifact must list its plugins in ansible-doc.
 listed=$(cd "$scratch" && env -u ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH="$scratch" ansible-doc -l ndu.dataplane 2>&1 | grep -c '^ndu\.dataplane\.' || true)
 shipped=$(find plugins/modules -name '*.py' ! -name '__init__.py' | wc -l)
@@ -44,6 +57,17 @@ if [ "$listed" -ne "$shipped" ]; then
     exit 1
 fi
 echo "sanity: the installed artifact lists all $listed modules in ansible-doc -l ndu.dataplane"
-cd "$dest"
-echo "sanity: ansible-test sanity --venv --python $python on $(pwd)"
+echo "sanity: 1/2 the artifact: ansible-test sanity --venv --python $python in $dest"
+(cd "$dest" && ansible-test sanity --venv --python "$python" --color no)
+
+# The repository tree: what git tracks or would track (not .venv/, build/, tests/output/), outside git so that
+# ansible-test lists the files as they are; each one is checked, tests and lab tooling included.
+tree="$scratch-tree/ansible_collections/ndu/dataplane"
+rm -rf "$scratch-tree"
+mkdir -p "$tree"
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' path; do
+    if [ -e "$path" ]; then printf '%s\0' "$path"; fi
+done | tar --null -T - -cf - | tar -xf - -C "$tree"
+echo "sanity: 2/2 the repository tree: ansible-test sanity --venv --python $python in $tree"
+cd "$tree"
 exec ansible-test sanity --venv --python "$python" --color no

@@ -15,7 +15,10 @@ description:
   - "A step line comes from a task result that carries C(ndu_step) (as a fact, C(ansible_facts.ndu_step), or at the
     top level of the result), which the rolling playbook emits after each step of a host. Its keys: C(host),
     C(batch), C(batches), C(step), C(index), C(count), C(result), and optionally C(seconds) (the step's duration),
-    C(instances_moved) (the host's instances moved so far), C(next) (the next step) and C(msg)."
+    C(elapsed) (not printed; the line shows the run's own elapsed time),
+    C(instances_moved) (the host's instances moved so far), C(next) (the next step) and C(msg).
+    A step outside the host's step table (a rollback or restore step) has C(index) 0 and is named
+    C(rollback:<step>) or C(restore:<step>)."
   - The summary comes from the C(ndu_report) that the playbook hands to C(set_stats) (docs/report-schema.md).
   - Also printed, one line each - the messages of C(ansible.builtin.debug) tasks (the plan, the playbook's
     sentences), every failure that is not ignored, every unreachable host, and the play names.
@@ -72,7 +75,13 @@ def step_event(result: dict) -> dict | None:
 def step_line(event: dict, elapsed: float, moved_so_far: int) -> str:
     """The one line of a host step."""
     batch = f"batch {event.get('batch', '?')}/{event.get('batches', '?')}"
-    step = f"step {event.get('index', '?')}/{event.get('count', '?')} {event.get('step')}"
+    name = str(event.get("step"))
+    if ":" in name or event.get("index") == 0:
+        # Steps outside the host's step table (index 0): "rollback:<step>", "restore:<step>".
+        kind, _sep, rest = name.partition(":")
+        step = f"{kind} {rest}" if rest else name
+    else:
+        step = f"step {event.get('index', '?')}/{event.get('count', '?')} {name}"
     result = str(event.get("result", "?"))
     took = f" ({float(event['seconds']):.1f} s)" if event.get("seconds") is not None else ""
     line = (f"[{duration(elapsed):>7}] {batch:<11} {str(event.get('host', '?')):<16} {step:<24} "

@@ -48,7 +48,9 @@ options:
     type: int
 requirements:
   - python >= 3.9
-  - openstacksdk >= 1.0.0
+  - openstacksdk >= 4.16.0
 notes:
   - The modules need an admin (or compute-admin) role, because they read os-services, all projects' servers and migrations.
+  - The cloud's Compute API must offer microversion 2.80 (Nova 21, Ussuri, or newer); a C(compute_api_version) pinned
+    below that in C(clouds.yaml) is refused with a message before anything changes.
 """

@@ -5,7 +5,12 @@ Builds an openstacksdk connection from ``cloud`` (clouds.yaml) or an ``auth``
 dict, authenticates up front so bad credentials fail before anything
 changes, and turns SDK, keystoneauth and Nova errors into one sentence a
 person understands. Subclasses declare ``argument_spec`` and implement
-``run()``; they reach Nova through ``self.nova`` (a NovaApi).
+``run()``; they reach Nova through ``self.nova`` (a NovaApi on the SDK's
+proxies).
+
+The openstacksdk minimum is stated once, here (``MIN_SDK_VERSION``); the docs
+(doc fragment ``ndu.dataplane.openstack``, the inventory plugin, the README)
+repeat it and a unit test keeps them in step.
 """
 
 from __future__ import annotations
@@ -13,14 +18,35 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import re
 import time
 from typing import Any, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ndu.dataplane.plugins.module_utils.nova_api import ApiError, NovaApi
+from ansible_collections.ndu.dataplane.plugins.module_utils.nova_api import ApiError, CloudTooOld, NovaApi
 
-MIN_SDK_VERSION = (1, 0)
+# The oldest openstacksdk with every proxy method NovaApi calls (fetch_resource_provider_usages came in 4.16.0).
+MIN_SDK_VERSION = (4, 16, 0)
+MIN_SDK = ".".join(str(p) for p in MIN_SDK_VERSION)
+
+
+def sdk_version_problem(installed: str | None) -> str | None:
+    """Why ``installed`` (openstacksdk's version string, None when absent) will not do, or None when it will."""
+    if installed is None:
+        return f"openstacksdk is not installed: install openstacksdk >= {MIN_SDK} on the host that runs this (pip install 'openstacksdk>={MIN_SDK}')"
+    parts = [int(m.group()) for m in (re.match(r"\d+", piece) for piece in installed.split(".")[:3]) if m]
+    if tuple(parts) < MIN_SDK_VERSION:
+        return f"openstacksdk {installed} is too old: this collection needs openstacksdk >= {MIN_SDK}"
+    return None
+
+
+def installed_sdk_version() -> str | None:
+    try:
+        importlib.import_module("openstack")
+        return importlib.metadata.version("openstacksdk")
+    except (ImportError, importlib.metadata.PackageNotFoundError):
+        return None
 
 
 def openstack_argument_spec() -> dict[str, Any]:
@@ -43,10 +69,14 @@ def describe_error(err: Exception, cloud: str) -> str:
         err = err.__cause__ or err.__context__  # type: ignore[assignment]  # authorize() wraps keystoneauth errors
     name = type(err).__name__
     text = str(err).split("\n", 1)[0][:300]
+    if isinstance(err, ApiError) and err.status >= 500:
+        return f"{err.call} failed in the cloud (HTTP {err.status}): {err.message}"
     if isinstance(err, ApiError):
         return f"{err.call} was refused (HTTP {err.status}): {err.message}"
     if name in ("Unauthorized", "InvalidCredentials") or getattr(err, "http_status", None) == 401:
         return f"the credentials for {cloud} were rejected by Keystone (HTTP 401); check clouds.yaml or the auth option"
+    if name == "ConfigException":
+        return f"{text} (check clouds.yaml, OS_CLOUD and OS_CLIENT_CONFIG_FILE)"
     if name in ("MissingRequiredOptions", "MissingAuthPlugin"):
         return f"the authentication settings for {cloud} are incomplete: {text}"
     if name in ("ConnectFailure", "ConnectTimeout", "ConnectionError", "DiscoveryFailure", "EndpointNotFound"):
@@ -85,14 +115,10 @@ class NduOpenStackModule:
 
     def connect(self) -> Any:
         """Return an authenticated openstacksdk Connection or fail with a sentence."""
-        try:
-            sdk = importlib.import_module("openstack")
-            sdk_version = importlib.metadata.version("openstacksdk")
-        except (ImportError, importlib.metadata.PackageNotFoundError):
-            self.fail("Failed to import openstacksdk: install openstacksdk >= 1.0.0 on the host that runs this module")
-        version = tuple(int(p) for p in sdk_version.split(".")[:2] if p.isdigit())
-        if version < MIN_SDK_VERSION:
-            self.fail(f"Failed to use openstacksdk {sdk_version}: this collection needs >= 1.0.0")
+        problem = sdk_version_problem(installed_sdk_version())
+        if problem:
+            self.fail(f"Failed to load openstacksdk: {problem}")
+        sdk = importlib.import_module("openstack")
         options = {k: self.params[k] for k in ("cloud", "auth", "auth_type", "region_name", "interface", "api_timeout") if self.params[k] is not None}
         if self.params["validate_certs"] is not None:
             options["verify"] = self.params["validate_certs"]
@@ -120,6 +146,12 @@ class NduOpenStackModule:
         self.validate()
         self.conn = self.connect()
         self.nova = type(self).api_factory(self.conn)
+        try:
+            self.nova.check_versions()
+        except CloudTooOld as err:
+            self.fail(f"Failed to use {self.cloud_name}: {err}")
+        except ApiError as err:
+            self.fail(f"Failed to connect to {self.cloud_name}: {describe_error(err, self.cloud_name)}")
         try:
             self.run()
         except ApiError as err:

@@ -23,16 +23,8 @@ options:
     description: Directory with the daemons' PID files.
     type: path
     default: /run/openvswitch
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
-  idempotent:
-    support: full
-    description: It never changes anything.
+extends_documentation_fragment:
+  - ndu.dataplane.read_only
 author:
   - ndu.dataplane maintainers (@ndu-dataplane)
 """

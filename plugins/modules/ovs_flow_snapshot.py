@@ -33,16 +33,8 @@ options:
     description: Seconds C(ovs-vsctl) waits for ovsdb-server before giving up.
     type: int
     default: 10
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
-  idempotent:
-    support: full
-    description: It never changes anything.
+extends_documentation_fragment:
+  - ndu.dataplane.read_only
 requirements:
   - C(ovs-vsctl) and C(ovs-ofctl) on the target host.
 author:

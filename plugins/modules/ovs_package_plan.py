@@ -37,16 +37,8 @@ options:
       - Seconds to wait for the dpkg frontend lock (apt only) before failing. C(0) does not test the lock.
     type: int
     default: 0
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
-  idempotent:
-    support: full
-    description: It never changes anything.
+extends_documentation_fragment:
+  - ndu.dataplane.read_only
 requirements:
   - C(apt-cache) (apt) or C(dnf) and C(rpm) (dnf) on the target host.
 notes:

@@ -34,4 +34,3 @@ def tree_files() -> list[str]:
     out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                          capture_output=True, check=True).stdout
     return [p for p in out.decode().split("\0") if p and (REPO / p).exists()]
-

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from pkgtools import REPO, VERSION, run
+from pkgtools import REPO, VERSION, clean_env, run
 
 META = REPO / "meta"
 
@@ -82,8 +82,9 @@ def test_own_ee_create_then_its_galaxy_and_builder_stages(tmp_path, artifact):
     assert (build / "collections" / "ndu-dataplane.tar.gz").is_file()
 
     collections = tmp_path / "usr-share-ansible-collections"
+    # As in the image: only the collections path the stage installs into (not this machine's ~/.ansible/collections).
     proc = run(["ansible-galaxy", "collection", "install", "--offline", "-r", "requirements.yml", "--collections-path",
-                str(collections)], cwd=build)
+                str(collections)], cwd=build, env=clean_env(HOME=str(tmp_path), ANSIBLE_COLLECTIONS_PATH=str(collections)))
     assert proc.returncode == 0, proc.output
     assert (collections / "ansible_collections" / "ndu" / "dataplane" / "meta" / "execution-environment.yml").is_file()
     proc = run(["python", "scripts/introspect.py", "introspect", str(collections),

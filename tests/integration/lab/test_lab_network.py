@@ -235,3 +235,12 @@ def test_delete_unplugs(lab: Any, conn: Any, pair: dict[str, dict[str, Any]]) ->
     wait_for(f"namespace of {srv['name']} gone", lambda: _namespace_hosts(lab, srv["id"]) == [], 60, 1)
     tap = f"tap{port.id}"[:14]
     assert _exec(host, "ovs-vsctl", "port-to-br", tap).returncode != 0, f"{tap} still on br-int of {host}"
+
+
+def test_switching_the_backend_of_a_running_lab_is_refused(lab: Any, backend: str) -> None:
+    other = "ovs" if backend == "ovn" else "ovn"
+    proc = lab.labctl("up", "--network", other, timeout=300)
+    assert proc.returncode != 0
+    assert f"the lab is up with the {backend} network backend" in proc.stderr, proc.stderr
+    assert f"run `make lab-down` first, then `make lab-up NETWORK={other}`" in proc.stderr, proc.stderr
+    assert json.loads((lab.lab_dir / "lab.json").read_text())["network"] == backend

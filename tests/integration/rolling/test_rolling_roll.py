@@ -15,7 +15,9 @@ def test_full_roll_with_instances(lab: Any, clean_lab: Any, report: Path) -> Non
     ids = boot(clean_lab, lab.computes, 2)
     flows_before = {h: host_state(h)["flows"] for h in lab.computes}
     dp = dataplane.read(lab.lab_dir)
-    run = roll(lab, report, ndu_target_version=LAB1)  # with the per-instance probe from the lab's probe host
+    # With the per-instance probe from the lab's probe host. 6 instances with ports moved twice each: on the 2 shared
+    # cores of the lab machine under other jobs' load this roll took more than 15 min once (2026-12-01), hence 30.
+    run = roll(lab, report, timeout=1800, ndu_target_version=LAB1)
     assert run.rc == 0, run.out[-6000:]
 
     # Hosts, read back with plain commands: new packages, a new daemon on the installed binary, the same flows.
@@ -24,7 +26,9 @@ def test_full_roll_with_instances(lab: Any, clean_lab: Any, report: Path) -> Non
         assert set(state["versions"].values()) == {LAB1}, (host, state)
         assert state["vswitchd_exe"].endswith("/ovs-vswitchd"), (host, state)  # the installed binary, not "(deleted)"
         assert not state["policy_rc_d"], f"policy-rc.d left on {host}"
-        assert state["dataplane_ok"] and state["flows"] == flows_before[host], host
+        # br-int is the controller's: its flows follow the ports, which the roll moves, so they are not compared with
+        # the flows before (they differed on compute1 on 2026-12-01, with every instance on it at the end).
+        assert state["dataplane_ok"] and state["flows"], (host, len(flows_before[host]))
     # Cloud: every compute enabled, the same instances, all ACTIVE, no origin record left behind by default.
     assert all(s["status"] == "enabled" for h, s in services(clean_lab).items() if h in lab.computes)
     now = servers(clean_lab)

@@ -4,8 +4,9 @@
 ``FakeCloud`` has the same methods as ``module_utils.nova_api.NovaApi`` and
 a fake clock: ``sleep`` advances time and moves migrations along according to
 a per-instance behaviour (duration, mode ok|fail|hang, fail_times), like the
-lab's driver does. ``FakeConnection`` serves the raw REST calls NovaApi makes
-for the tests of that layer. One fake, used by every cloud unit test.
+lab's driver does. Module tests reach it through the real NovaApi and openstacksdk:
+``sdk_fake.FakeNovaHttp`` answers the SDK's HTTP requests from it. One fake, used by
+every cloud unit test.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class FakeCloud:
     behaviour: dict[str, Behaviour] = field(default_factory=dict)
     calls: list[tuple] = field(default_factory=list)
     aggregate_hosts: dict[str, list[str]] = field(default_factory=dict)
+    page_size: int = 1000  # Nova's [api] max_limit, for the HTTP front (sdk_fake)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     # ---- building -----------------------------------------------------
@@ -247,56 +249,15 @@ def cloud() -> FakeCloud:
     return fake
 
 
-class FakeResponse:
-    def __init__(self, status_code: int, body: Any = None) -> None:
-        self.status_code = status_code
-        self._body = body
-        self.content = b"" if body is None else json.dumps(body).encode()
-        self.text = self.content.decode()
-
-    def json(self) -> Any:
-        if self._body is None:
-            raise ValueError("no body")
-        return self._body
-
-
-class FakeProxy:
-    """Records (method, url, microversion, json) and answers from a queue or a default."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, str | None, Any]] = []
-        self.answers: list[FakeResponse] = []
-
-    def answer(self, status: int, body: Any = None) -> None:
-        """Queue the response to the next request."""
-        self.answers.append(FakeResponse(status, body))
-
-    def _handle(self, method: str, url: str, microversion: str | None = None, json: Any = None) -> FakeResponse:
-        self.requests.append((method, url, microversion, json))
-        return self.answers.pop(0) if self.answers else FakeResponse(202)
-
-    def get(self, url: str, **kw: Any) -> FakeResponse:
-        return self._handle("GET", url, **kw)
-
-    def post(self, url: str, **kw: Any) -> FakeResponse:
-        return self._handle("POST", url, **kw)
-
-    def put(self, url: str, **kw: Any) -> FakeResponse:
-        return self._handle("PUT", url, **kw)
-
-    def delete(self, url: str, **kw: Any) -> FakeResponse:
-        return self._handle("DELETE", url, **kw)
-
-
-class FakeConnection:
-    def __init__(self) -> None:
-        self.compute = FakeProxy()
-        self.placement = FakeProxy()
-
-
 @pytest.fixture
-def conn() -> FakeConnection:
-    return FakeConnection()
+def wire(cloud):
+    """NovaApi on a real openstacksdk Connection whose HTTP is answered by ``cloud`` (sdk_fake.FakeNovaHttp)."""
+    from sdk_fake import sdk_connection
+
+    from ansible_collections.ndu.dataplane.plugins.module_utils.nova_api import NovaApi
+
+    conn, http = sdk_connection(cloud)
+    return NovaApi(conn), http
 
 
 @pytest.fixture
@@ -310,11 +271,13 @@ def run_module(monkeypatch, capsys, cloud):
     from ansible.module_utils.common import warnings as module_warnings
     from ansible.module_utils.testing import patch_module_args
 
+    from sdk_fake import sdk_connection
+
     from ansible_collections.ndu.dataplane.plugins.module_utils.ndu_openstack import NduOpenStackModule
 
     def _run(module_cls: type, args: dict[str, Any], check_mode: bool = False, diff: bool = False, connect: Any = None) -> dict[str, Any]:
-        monkeypatch.setattr(NduOpenStackModule, "connect", connect or (lambda self: "fake-connection"))
-        monkeypatch.setattr(NduOpenStackModule, "api_factory", lambda conn: cloud)
+        sdk_conn, _http = sdk_connection(cloud)
+        monkeypatch.setattr(NduOpenStackModule, "connect", connect or (lambda self: sdk_conn))
         monkeypatch.setattr(NduOpenStackModule, "clock", cloud.clock)
         monkeypatch.setattr(NduOpenStackModule, "sleep", cloud.sleep)
         # Importing controller code (ansible.errors, in other tests) flips this and sends warnings to Display.

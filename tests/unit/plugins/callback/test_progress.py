@@ -49,6 +49,13 @@ def test_step_line_of_a_failure_keeps_one_line():
     assert line.endswith("- Failed to migrate 'vm1': no host")
 
 
+def test_step_line_of_a_rollback_step():
+    line = step_line(dict(STEP, step="rollback:ovs_upgrade", index=0, result="ok"), elapsed=1, moved_so_far=0)
+    assert "rollback ovs_upgrade" in line and "step 0/" not in line
+    line = step_line(dict(STEP, step="restore:drain", index=0, result="ok"), elapsed=1, moved_so_far=0)
+    assert "restore drain" in line and "step 0/" not in line
+
+
 def test_summary_of_a_failed_roll_names_the_hosts_in_trouble():
     report = {"result": "failed", "seconds": 75,
               "parameters": {"report_path": "/r.json"},

@@ -7,10 +7,26 @@ from ansible_collections.ndu.dataplane.plugins.module_utils.evacuation import (
     Evacuator, Options, PlanError, next_target, plan, summarize, validate_options)
 
 
+@pytest.fixture(autouse=True, params=["fake", "sdk"])
+def ops(request, cloud):
+    """Every test twice: the Evacuator on the fake cloud itself, and on NovaApi over the real SDK over the fake's HTTP."""
+    if request.param == "sdk":
+        from sdk_fake import sdk_connection
+
+        from ansible_collections.ndu.dataplane.plugins.module_utils.nova_api import NovaApi
+
+        cloud.ops = NovaApi(sdk_connection(cloud)[0])
+    return getattr(cloud, "ops", cloud)
+
+
+def ops_of(cloud):
+    return getattr(cloud, "ops", cloud)
+
+
 def run(cloud, source="compute1", candidates=None, pin=False, target=None, **opts):
     options = Options(**opts)
-    the_plan = plan(cloud.servers(host=source), source, options, target=target)
-    evac = Evacuator(cloud, options, candidates if candidates is not None else [h for h in cloud.service_map if h != source],
+    the_plan = plan(ops_of(cloud).servers(host=source), source, options, target=target)
+    evac = Evacuator(ops_of(cloud), options, candidates if candidates is not None else [h for h in cloud.service_map if h != source],
                      pin_to_candidates=pin, clock=cloud.clock, sleep=cloud.sleep)
     records = evac.run(the_plan)
     return evac, {r.name: r for r in records}
@@ -225,7 +241,7 @@ def test_instance_deleted_before_its_turn_is_gone(cloud):
     options = Options(concurrency=1)
     the_plan = plan(cloud.servers(host="compute1"), "compute1", options)
     cloud.delete("b-deleted-uuid")
-    evac = Evacuator(cloud, options, ["compute2", "compute3"], on_start=lambda item: cloud.set_metadata(item.id, "k", "v"),
+    evac = Evacuator(ops_of(cloud), options, ["compute2", "compute3"], on_start=lambda item: cloud.set_metadata(item.id, "k", "v"),
                      clock=cloud.clock, sleep=cloud.sleep)
     records = {r.name: r for r in evac.run(the_plan)}
     assert (records["a-ok"].status, records["b-deleted"].status) == ("moved", "gone")
@@ -267,7 +283,7 @@ def test_stop_and_cold_restores_power(cloud):
     options = Options(unmovable_policy="stop_and_cold_migrate")
     the_plan = plan(cloud.servers(host="compute1"), "compute1", options)
     the_plan.items[0].method = "stop_and_cold"  # as planned for an instance that cannot live-migrate
-    records = Evacuator(cloud, options, ["compute2"], clock=cloud.clock, sleep=cloud.sleep).run(the_plan)
+    records = Evacuator(ops_of(cloud), options, ["compute2"], clock=cloud.clock, sleep=cloud.sleep).run(the_plan)
     assert records[0].status == "moved"
     assert [c[0] for c in cloud.calls if c[0] in ("stop", "cold_migrate", "confirm_resize", "start")] == ["stop", "cold_migrate", "confirm_resize", "start"]
     assert cloud.server_map["susp-uuid"]["status"] == "ACTIVE"
@@ -303,7 +319,7 @@ def test_on_start_and_on_moved_hooks(cloud):
     seen = []
     options = Options()
     the_plan = plan(cloud.servers(host="compute1"), "compute1", options)
-    Evacuator(cloud, options, ["compute2"], on_start=lambda i: seen.append(("start", i.name)),
+    Evacuator(ops_of(cloud), options, ["compute2"], on_start=lambda i: seen.append(("start", i.name)),
               on_moved=lambda i, dest: seen.append(("moved", i.name, dest)), clock=cloud.clock, sleep=cloud.sleep).run(the_plan)
     assert seen[0] == ("start", "vm") and seen[1][:2] == ("moved", "vm")
 
@@ -313,13 +329,16 @@ def test_api_error_mid_flight_fails_only_that_instance(cloud, monkeypatch):
 
     cloud.add_server("a", "compute1")
     cloud.add_server("b", "compute1")
-    real = cloud.newest_migration
+    real_newest, real_list = cloud.newest_migration, cloud.migrations
 
-    def flaky(server_id):
-        if server_id == "a-uuid" and cloud.now > 1003:
-            raise ApiError(500, "database went away", "GET /os-migrations")
-        return real(server_id)
-    monkeypatch.setattr(cloud, "newest_migration", flaky)
+    def flaky(real):
+        def call(server_id=None, **kw):
+            if (server_id or kw.get("instance_uuid")) == "a-uuid" and cloud.now > 1003:
+                raise ApiError(500, "database went away", "GET /os-migrations")
+            return real(server_id, **kw) if server_id else real(**kw)
+        return call
+    monkeypatch.setattr(cloud, "newest_migration", flaky(real_newest))  # what the Evacuator calls on the fake
+    monkeypatch.setattr(cloud, "migrations", flaky(real_list))  # what the fake's HTTP front calls under the SDK
     evac, records = run(cloud, concurrency=2)
     assert records["a"].status == "failed" and "database went away" in records["a"].message
     assert records["b"].status == "moved"

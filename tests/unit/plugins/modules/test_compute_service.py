@@ -122,3 +122,18 @@ def test_info_unknown_host(run_module):
 
     result = run_module(ComputeServiceInfo, {"host": "ghost"})
     assert result["failed"] and "Nova knows no such host" in result["msg"]
+
+
+def test_info_finds_a_running_migration_behind_a_long_history(run_module, cloud):
+    """Nova pages /os-migrations (newest first); the oldest, still running migration is on the last page."""
+    from ansible_collections.ndu.dataplane.plugins.modules.compute_service_info import ComputeServiceInfo
+
+    cloud.page_size = 3
+    cloud.add_server("stuck", "compute1", mode="hang")
+    cloud.live_migrate("stuck-uuid", "compute2")
+    for n in range(8):
+        server_id = cloud.add_server(f"old{n}", "compute1", duration=1)
+        cloud.live_migrate(server_id, "compute3")
+        cloud.sleep(2)
+    result = run_module(ComputeServiceInfo, {"host": "compute1"})
+    assert [(m["instance_uuid"], m["status"]) for m in result["migrations_in_progress"]] == [("stuck-uuid", "running")]
