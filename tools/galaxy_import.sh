@@ -27,7 +27,10 @@ ansible_local_tmp = $work/.ansible-tmp
 CFG
 echo "galaxy-importer: importing ndu-dataplane-$version.tar.gz (offline, ansible-test off)"
 set +e
-(cd "$work" && env -u ANSIBLE_CONFIG GALAXY_IMPORTER_CONFIG="$work/galaxy-importer.cfg" \
+# HOME is a scratch one: a copy of this collection installed in ~/.ansible/collections (an older one, left by an
+# EE or demo test) would be found before the artifact and fail its syntax check on modules it does not have yet.
+mkdir -p "$work/home"
+(cd "$work" && env -u ANSIBLE_CONFIG HOME="$work/home" GALAXY_IMPORTER_CONFIG="$work/galaxy-importer.cfg" \
     python -m galaxy_importer.main "ndu-dataplane-$version.tar.gz") >"$log" 2>&1
 rc=$?
 set -e
