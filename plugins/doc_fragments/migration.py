@@ -28,7 +28,8 @@ options:
     default: abort
   settle_timeout:
     description:
-      - Seconds to wait for an abort or force-complete to take effect before giving up. Must be positive.
+      - Seconds to wait for an abort or force-complete to take effect before giving up, and for Nova to let go of an
+        instance stopped for a cold migration that did not move it before it is started again. Must be positive.
     type: int
     default: 120
   request_timeout:

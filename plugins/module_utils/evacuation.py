@@ -388,10 +388,22 @@ class Evacuator:
                 raise TimeoutError(f"'{item.name}' did not become {what} within {self.options.timeout:g}s (status {server.get('status')})")
 
     def _cold(self, item: PlanItem, record: Record, stop_first: bool) -> Waiting:
-        server = self.ops.server(item.id)
-        was_active = server.get("status") == "ACTIVE"
+        """Cold-migrate; an instance this stopped for it runs again however the migration ended."""
+        was_active = self.ops.server(item.id).get("status") == "ACTIVE"
+        stop = stop_first and was_active
         try:
-            if stop_first and was_active:
+            outcome = yield from self._cold_move(item, record, stop)
+        except ApiError as err:
+            if err.status == 404 or not stop:
+                raise
+            outcome = Outcome("failed", message=f"Nova refused a call for '{item.name}': {err}")
+        if stop and outcome.status != "moved":
+            outcome.message += yield from self._start_again(item)
+        return outcome
+
+    def _cold_move(self, item: PlanItem, record: Record, stop: bool) -> Waiting:
+        try:
+            if stop:
                 self.ops.stop(item.id)
                 yield from self._wait_server(item, lambda s: s.get("status") == "SHUTOFF" and server_task_state(s) is None, "SHUTOFF")
             host = self._first_target(item)
@@ -411,12 +423,35 @@ class Evacuator:
             now_on = server_host(settled)
             if now_on == item.source:
                 return Outcome("failed", None, f"cold migration ended with the instance still on {item.source}")
-            if stop_first and was_active:
+            if stop:
                 self.ops.start(item.id)
                 yield from self._wait_server(item, lambda s: s.get("status") == "ACTIVE", "ACTIVE again")
             return Outcome("moved", now_on)
         except TimeoutError as err:
             return Outcome("timed_out", None, str(err))
+
+    def _start_again(self, item: PlanItem) -> Generator[None, None, str]:
+        """Start an instance stopped for a cold migration that did not move it; the sentence to add to its message.
+
+        Nova may still hold it (a migration that timed out here): wait up to settle_timeout for it to settle first."""
+        deadline = self.clock() + self.options.settle_timeout
+        try:
+            server = self.ops.server(item.id)
+            while server_task_state(server) is not None or server.get("status") not in ("ACTIVE", "SHUTOFF"):
+                if self.clock() >= deadline:
+                    return (f"; it stays stopped: Nova still holds it (status {server.get('status')}, task "
+                            f"{server_task_state(server)}) after {self.options.settle_timeout:g}s; start it once Nova is done with it")
+                yield
+                server = self.ops.server(item.id)
+            if server.get("status") == "SHUTOFF":
+                self.ops.start(item.id)
+                while self.ops.server(item.id).get("status") != "ACTIVE":
+                    if self.clock() >= deadline:
+                        return f"; it was started again but is not ACTIVE after {self.options.settle_timeout:g}s"
+                    yield
+            return f"; it was started again on {server_host(server)}"
+        except ApiError as err:
+            return f"; it stays stopped: failed to start instance '{item.name}' again: {err}"
 
     def _cold_settled(self, item: PlanItem, server: dict, before: int) -> bool:
         if server_task_state(server) is not None:

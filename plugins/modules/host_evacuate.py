@@ -50,6 +50,8 @@ options:
       - V(fail) fails (at planning time, before anything moves, when the status already says so);
         V(skip_host) moves nothing more and returns RV(host_skipped=true) without failing;
         V(cold_migrate) cold-migrates it; V(stop_and_cold_migrate) stops it, cold-migrates it and starts it again if it was running.
+      - An instance stopped for its cold migration is started again also when that migration is refused, fails or times
+        out, once Nova no longer holds it (up to O(settle_timeout)); its RV(instances[].message) says whether it runs again.
     type: str
     choices: [fail, skip_host, cold_migrate, stop_and_cold_migrate]
     default: fail

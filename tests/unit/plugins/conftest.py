@@ -25,6 +25,8 @@ class Behaviour:
     duration: float = 8.0
     mode: str = "ok"  # ok | fail | hang | lost | dropped | error (the conductor fails and sets vm_state ERROR)
     fail_times: int = 1_000_000  # with mode fail, lost or dropped: only the first N attempts
+    cold: str = "ok"  # a cold migration of it: ok | fail (Nova ends it in error, the instance stays) | hang
+    cold_duration: float = 4.0
 
 
 @dataclass
@@ -78,7 +80,14 @@ class FakeCloud:
                     self._finish(mig, "completed", moved=True)
                 elif done and b.mode == "fail":
                     self._finish(mig, "error", moved=False)
-            elif mig["status"] == "migrating" and self.now - mig["_start"] >= 4:
+            elif mig["status"] == "migrating":
+                b = self.behaviour.get(server["name"], Behaviour())
+                if b.cold == "hang" or self.now - mig["_start"] < b.cold_duration:
+                    continue
+                if b.cold == "fail":  # reverted by Nova: back to its state before, on the source
+                    mig.update(status="error", _reason="Lab fake: cold migration failed on purpose", _end=self.now)
+                    server.update({"status": mig["_was"], "OS-EXT-STS:task_state": None})
+                    continue
                 mig["status"] = "finished"
                 server.update({"status": "VERIFY_RESIZE", "OS-EXT-STS:task_state": None, "OS-EXT-SRV-ATTR:host": mig["dest_compute"]})
 

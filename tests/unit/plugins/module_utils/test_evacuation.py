@@ -289,6 +289,64 @@ def test_stop_and_cold_restores_power(cloud):
     assert cloud.server_map["susp-uuid"]["status"] == "ACTIVE"
 
 
+def stop_and_cold(cloud, target=None, candidates=("compute2",), **opts):
+    """Run the Evacuator on an ACTIVE instance planned for stop_and_cold (one that cannot live-migrate)."""
+    options = Options(unmovable_policy="stop_and_cold_migrate", **opts)
+    the_plan = plan(ops_of(cloud).servers(host="compute1"), "compute1", options, target=target)
+    the_plan.items[0].method = "stop_and_cold"
+    return Evacuator(ops_of(cloud), options, list(candidates), clock=cloud.clock, sleep=cloud.sleep).run(the_plan)[0]
+
+
+def power_calls(cloud):
+    return [c[0] for c in cloud.calls if c[0] in ("stop", "cold_migrate", "confirm_resize", "start")]
+
+
+def test_stop_and_cold_refused_starts_the_instance_again(cloud):
+    # Nova refuses the cold migration (400: the requested host does not exist): the instance stopped for it runs again.
+    cloud.add_server("vm", "compute1")
+    record = stop_and_cold(cloud, target="compute9")
+    assert record.status == "failed" and "Nova refused cold migration" in record.message, record
+    assert power_calls(cloud) == ["stop", "cold_migrate", "start"]
+    assert cloud.server_map["vm-uuid"]["status"] == "ACTIVE" and cloud.on("compute1") == ["vm"]
+    assert "started again on compute1" in record.message, record.message
+
+
+def test_stop_and_cold_without_a_host_starts_the_instance_again(cloud):
+    # No valid host (Nova reports it on the migration record): still on the source, stopped for nothing.
+    cloud.service_map["compute2"]["status"] = "disabled"
+    cloud.service_map["compute3"]["status"] = "disabled"
+    cloud.add_server("vm", "compute1")
+    record = stop_and_cold(cloud)
+    assert record.status == "failed" and "still on compute1" in record.message, record
+    assert power_calls(cloud) == ["stop", "cold_migrate", "start"]
+    assert cloud.server_map["vm-uuid"]["status"] == "ACTIVE"
+
+
+def test_stop_and_cold_timed_out_starts_the_instance_again_once_nova_is_done(cloud):
+    # The cold migration outlasts the timeout; Nova then ends it in error, the instance SHUTOFF on the source.
+    cloud.add_server("vm", "compute1", cold="fail", cold_duration=40)
+    record = stop_and_cold(cloud, timeout=30, settle_timeout=60)
+    assert record.status == "timed_out", record
+    assert power_calls(cloud) == ["stop", "cold_migrate", "start"]
+    assert cloud.server_map["vm-uuid"]["status"] == "ACTIVE" and "started again on compute1" in record.message
+
+
+def test_stop_and_cold_still_migrating_says_the_instance_stays_stopped(cloud):
+    # Nova still holds the instance in its cold migration after the settle time: it cannot be started; the message says so.
+    cloud.add_server("vm", "compute1", cold="hang")
+    record = stop_and_cold(cloud, timeout=30, settle_timeout=20)
+    assert record.status == "timed_out" and "start" not in power_calls(cloud)
+    assert "stays stopped" in record.message and "RESIZE" in record.message, record.message
+
+
+def test_stop_and_cold_live_fallback_refused_starts_the_instance_again(cloud):
+    # Live migration fails after its retries, the stop_and_cold fallback is refused: running again where it was.
+    cloud.add_server("vm", "compute1", mode="fail")
+    _, records = run(cloud, retries=0, unmovable_policy="stop_and_cold_migrate", target="compute9", candidates=["compute2"])
+    assert records["vm"].method == "stop_and_cold" and records["vm"].status == "failed", records["vm"]
+    assert cloud.server_map["vm-uuid"]["status"] == "ACTIVE" and power_calls(cloud)[-1] == "start"
+
+
 def test_no_valid_host_is_a_clear_failure(cloud):
     cloud.service_map["compute2"]["status"] = "disabled"
     cloud.service_map["compute3"]["status"] = "disabled"
