@@ -434,7 +434,13 @@ def main():
             _write(args.output, text + "\n")
         print(text)
     except (OSError, RuntimeError, subprocess.SubprocessError, ValueError, KeyError) as exc:
-        print(json.dumps({"failed": True, "msg": f"Failed to run the UDP probe: {exc}"}))
+        text = json.dumps({"failed": True, "msg": f"Failed to run the UDP probe: {exc}"})
+        if args.output and args.mode in ("run", "client"):  # a reader of the file learns why too
+            try:
+                _write(args.output, text + "\n")
+            except OSError:
+                pass
+        print(text)
         return 1
     return 0
 

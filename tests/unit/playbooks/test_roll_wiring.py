@@ -60,10 +60,11 @@ ROLE = """---
       failed_when: false
       {delegate}
 
+    # A role can end without failing when its host stopped answering (ignore_unreachable): the stub does too.
     - name: Fail as the role would
       ansible.builtin.fail:
         msg: "{{{{ __{role}_stub.stderr }}}}"
-      when: __{role}_stub.rc != 0
+      when: __{role}_stub.rc | default(0) != 0
   always:
     - name: Publish {role}_result
       ansible.builtin.set_fact:
@@ -101,6 +102,8 @@ elif role == "live_migrate":
     res = {"instances": [{"id": "i1", "name": "web", "from": "c1", "to": "c2", "seconds": 1.0, "status": "moved"}]}
 elif role == "reboot":
     res = {"rebooted": False, "reasons": [], "elapsed": 0}
+if fail == "lost":  # the host stops answering right after this step's work (the inventory's connection follows "gone")
+    w["gone"], fail = True, None
 json.dump(w, open(world, "w"))
 print(json.dumps(res))
 if fail:
@@ -180,7 +183,12 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]
     "restore": ({"fail": {"undrain:main#2": "Nova down"}}, None, {}),
     "resume": ({"installed": {"ovs": "2"}, "replaced": True}, {"target_version": "2", "versions_before": {"ovs": "1"}}, {}),
     "gone": ({}, None, {"ansible_host": "192.0.2.1", "ansible_connection": "ssh", "ansible_ssh_common_args": "-o ConnectTimeout=1"}),
+    "lost": ({"fail": {"ovs_upgrade:main#1": "lost"}}, None, {}),
 }
+# A host whose connection goes to a black hole once its world file says "gone" (each task templates these).
+GONE = "(lookup('ansible.builtin.file', ndu_stub_world) | from_json).gone | default(false)"
+LOSABLE = {"ansible_connection": "{{ 'ssh' if " + GONE + " else 'local' }}",
+           "ansible_host": "{{ '192.0.2.1' if " + GONE + " else 'localhost' }}", "ansible_ssh_common_args": "-o ConnectTimeout=1"}
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +205,8 @@ def rolled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         wrapper.chmod(0o755)
         hosts[host] = {"ansible_connection": "local", "ansible_python_interpreter": str(wrapper), "ndu_stub_world": str(world_file),
                        "ndu_stub_state": str(tmp / f"state-{host}"),
-                       "ndu_host_facts": {"packages": {"installed": {"ovs": "1"}}, "state": state, "policy_left": False}, **hostvars}
+                       "ndu_host_facts": {"packages": {"installed": {"ovs": "1"}}, "state": state, "policy_left": False},
+                       **(LOSABLE if host == "lost" else {}), **hostvars}
         plan["hosts"][host] = {"nova_host": host, "batch": 1, "action": "resume" if state else "roll", "reasons": ["ovs 1 -> 2"],
                                "strategy": "evacuate", "strategy_reason": "requested", "instances": [{"id": "i1", "to": "c2"}]}
     inventory = {"all": {"children": {"computes": {"hosts": hosts}, "others": {"hosts": {"localhost": {
@@ -297,3 +306,14 @@ def test_host_that_does_not_answer_is_unsafe_with_its_step(rolled: dict[str, Any
     assert world["service"]["status"] == "disabled"
     assert world["service"]["disabled_reason"].startswith("UNSAFE: the host stopped answering during the dataplane upgrade (step start)")
     assert "preflight:main" not in world["calls"]  # nothing ran for it after it stopped answering
+
+
+def test_host_lost_in_a_step_that_does_not_fail_is_unsafe_with_that_step(rolled: dict[str, Any]):
+    # Issue 15: with ignore_unreachable a role can end "ok" after its host stopped answering; the runner then ran the
+    # next steps (undrain re-enabled the lost host in Nova) and the record named the last step, not the one it was lost in.
+    rec, world = rolled["lost"]
+    assert rec["status"] == "unsafe" and not rec["answers"], rec
+    assert rec["failure"]["step"] == "ovs_upgrade", rec["failure"]
+    assert not {"ovs_reload:main", "undrain:main"} & set(world["calls"]), world["calls"]
+    assert world["service"]["status"] == "disabled"
+    assert world["service"]["disabled_reason"].startswith("UNSAFE: the host stopped answering during the dataplane upgrade (step ovs_upgrade)")
