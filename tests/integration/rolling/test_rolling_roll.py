@@ -102,7 +102,9 @@ def test_broken_canary_is_rolled_back_and_stops_the_roll(lab: Any, clean_lab: An
     state = host_state(canary)
     assert set(state["versions"].values()) == {ORIGINAL}, state
     assert state["vswitchd_exe"].endswith("/ovs-vswitchd") and state["vswitchd_pid"], state
-    assert state["flows"] == before[canary]["flows"] and state["dataplane_ok"]
+    # br-int is the controller's: its flows follow the ports, and the canary's instance was moved off and stays away
+    # (no migrate back), so they are not compared with the flows before (as in test_full_roll_with_instances, 913fd26).
+    assert state["dataplane_ok"] and state["flows"], (state, len(before[canary]["flows"]))
     assert not state["policy_rc_d"]
     for host in others:
         assert host_state(host) == before[host], f"{host} was touched"
@@ -121,6 +123,13 @@ def test_broken_canary_is_rolled_back_and_stops_the_roll(lab: Any, clean_lab: An
     assert [s["step"] for s in entry["timeline"]][-1] == "rollback"
     assert all(data["hosts"][h]["status"] == "not_reached" for h in others)
     assert f"{canary} did not roll (rolled back) at step {entry['failure']['step']}" in run.out
+    # Issue 15: after a failure the probe kept sending (up to its max duration). The batch that stops the roll stops
+    # it: the failed roll's report has per-instance figures, and no probe client is left on the probe host.
+    dataplane.assert_measured(data["probe"], ids)
+    left = dataplane.on_host(dataplane.read(lab.lab_dir).probe_host, "sh", "-c",
+                             "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p 2>/dev/null; echo; done | grep -cE '[n]du_udp_probe.py (run|client)'",
+                             check=False)
+    assert left.stdout.strip() == "0", f"probe processes left on the probe host: {left.stdout} {left.stderr}"
 
 
 def printed_batches(out: str) -> tuple[list[list[str]], list[list[str]]]:
