@@ -29,5 +29,5 @@ def test_no_yaml_outside_a_role_reads_its_private_variables():
     for path in sorted(REPO.rglob("*.y*ml")):
         if any(part in (".venv", "build", ".ansible", ".git") for part in path.relative_to(REPO).parts):
             continue
-        bad += [f"{path.relative_to(REPO)}:{n}: {name}" for n, _, name in rule.private_reads(path.read_text(), path, ROLES)]
+        bad += [f"{path.relative_to(REPO)}:{n}: {name}" for n, _role, name in rule.private_reads(path.read_text(), path, ROLES)]
     assert not bad, bad

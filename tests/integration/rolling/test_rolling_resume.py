@@ -43,8 +43,8 @@ def hostsctl(*args: str) -> None:
 def test_host_lost_mid_step_is_recorded_unsafe_then_resumed(lab: Any, clean_lab: Any, report: Path) -> None:
     # Issue 15: an UNREACHABLE host ran neither rescue nor always, so it got no record and no UNSAFE reason.
     host = lab.computes[0]
-    proc = subprocess.Popen(playbook_argv(lab, "rolling_upgrade", {"ndu_report_path": str(report), "ndu_target_version": LAB1,
-                                                                    "ndu_hosts": host, "ndu_answer_timeout": 10}),
+    extra = {"ndu_report_path": str(report), "ndu_target_version": LAB1, "ndu_hosts": host, "ndu_answer_timeout": 10}
+    proc = subprocess.Popen(playbook_argv(lab, "rolling_upgrade", extra),
                             cwd=REPO, env=playbook_env(lab), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     seen: list[str] = []

@@ -35,9 +35,8 @@ def test_hosts_join_the_roll_in_plan_order_and_each_batch_is_the_planned_one(tmp
     plan = {"batches": batches, "totals": {"to_roll": 3},
             "hosts": {h: {"batch": b + 1} for b, names in enumerate(batches) for h in names}}
     seen = tmp_path / "seen.txt"
-    record = {"name": "Record the batch", "ansible.builtin.lineinfile": {"path": str(seen), "line": "{{ ansible_play_batch | to_json }}",
-                                                                          "create": True, "mode": "0600", "insertafter": "EOF"},
-              "delegate_to": "localhost", "run_once": True}
+    lineinfile = {"path": str(seen), "line": "{{ ansible_play_batch | to_json }}", "create": True, "mode": "0600", "insertafter": "EOF"}
+    record = {"name": "Record the batch", "ansible.builtin.lineinfile": lineinfile, "delegate_to": "localhost", "run_once": True}
     playbook = [
         {"name": "Plan", "hosts": "computes", "gather_facts": False, "tasks": [
             {"name": "Keep the plan", "ansible.builtin.set_fact": {"ndu_plan": plan}, "delegate_to": "localhost",

@@ -289,13 +289,13 @@ def test_rollback_switched_off_leaves_the_host_unsafe(rolled: dict[str, Any]):
 
 
 def test_restore_that_fails_still_reports_the_host(rolled: dict[str, Any]):
-    rec, _ = rolled["restore"]
+    rec = rolled["restore"][0]
     assert rec["status"] == "failed" and rec["failure"]["step"] == "restore" and "Nova down" in rec["failure"]["msg"], rec
     assert rec["report"]["host"] == "restore" and rec["finished_at"]
 
 
 def test_resume_keeps_the_versions_of_the_first_attempt(rolled: dict[str, Any]):
-    rec, _ = rolled["resume"]
+    rec = rolled["resume"][0]
     assert rec["packages_before"] == {"ovs": "1"} and rec["status"] == "rolled", rec
 
 
