@@ -10,6 +10,11 @@ import dataplane
 from rollhelpers import BROKEN, LAB1, ORIGINAL, boot, host_state, roll, servers, services, unfolded
 
 
+def daemons(state: dict[str, Any]) -> dict[str, Any]:
+    """What a roll changes on a host, without br-int's flows (they follow the ports the controller programs)."""
+    return {key: state[key] for key in ("versions", "vswitchd_pid", "vswitchd_exe", "policy_rc_d", "dataplane_ok")}
+
+
 def test_full_roll_with_instances(lab: Any, clean_lab: Any, report: Path) -> None:
     ids = boot(clean_lab, lab.computes, 2)
     flows_before = {h: host_state(h)["flows"] for h in lab.computes}
@@ -101,13 +106,20 @@ def test_broken_canary_is_rolled_back_and_stops_the_roll(lab: Any, clean_lab: An
     state = host_state(canary)
     assert set(state["versions"].values()) == {ORIGINAL}, state
     assert state["vswitchd_exe"].endswith("/ovs-vswitchd") and state["vswitchd_pid"], state
-    assert state["flows"] == before[canary]["flows"] and state["dataplane_ok"]
+    # br-int is the controller's: its flows follow the ports the drain moved (the canary's instance left it), so they
+    # are not compared with the flows before; the controller programs the host again and every instance answers.
+    assert state["dataplane_ok"] and state["flows"], state
     assert not state["policy_rc_d"]
     for host in others:
-        assert host_state(host) == before[host], f"{host} was touched"
+        # Untouched: the same packages and the same ovs-vswitchd (its flows changed only for the instance moved in).
+        assert daemons(host_state(host)) == daemons(before[host]), f"{host} was touched"
     assert all(s["status"] == "enabled" for h, s in services(clean_lab).items() if h in lab.computes)
     now = servers(clean_lab)
     assert sorted(now) == sorted(ids) and {s["status"] for s in now.values()} == {"ACTIVE"}
+    dp = dataplane.read(lab.lab_dir)
+    after = dataplane.Probe(dp, dataplane.targets(clean_lab, ids, dp.network))
+    time.sleep(3)
+    assert all(e["lost"] <= 2 for e in dataplane.assert_measured(after.stop(), ids).values())
 
     data = run.report
     assert data["result"] == "failed"
