@@ -12,11 +12,13 @@ import pytest
 from faulthelpers import assert_invariants, converge, error_line, roll_acting
 from rollhelpers import HOSTSCTL, LAB1, ORIGINAL, boot, host_state, podman_env, services, sh, wait_for
 
+
 def tunnel_ports(host: str) -> list[str]:
     """OpenFlow port numbers of br-int's tunnel ports (Geneve with OVN, VXLAN with the agent's br-tun patch: none)."""
-    out = sh(host, "ovs-vsctl", "--format=csv", "--no-headings", "--columns=ofport", "find", "Interface",
-             "type=geneve").stdout.split() + sh(host, "ovs-vsctl", "--format=csv", "--no-headings", "--columns=ofport",
-                                                 "find", "Interface", "type=vxlan").stdout.split()
+    out = []
+    for kind in ("geneve", "vxlan"):
+        out += sh(host, "ovs-vsctl", "--format=csv", "--no-headings", "--columns=ofport", "find", "Interface",
+                  f"type={kind}").stdout.split()
     return [port for port in out if port.isdigit()]
 
 
