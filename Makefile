@@ -34,7 +34,7 @@ collection-link: ## Make the checkout resolvable as ndu.dataplane
 setup: deps venv collection-link
 
 # ---- test stages -----------------------------------------------------------
-.PHONY: test lint sanity unit molecule integration faults faults-subset
+.PHONY: test lint sanity unit molecule molecule-all integration integration-all faults faults-subset
 test: setup ## Run every test stage in order; stop at the first failure
 	@tools/stages.sh $(STAGES)
 
@@ -51,11 +51,17 @@ sanity: ## ansible-test sanity on the built collection and on the repository tre
 unit: ## pytest unit tests, and the packaging tests (build, EE, demo target) that need no lab
 	$(PY) -m pytest tests/unit tests/packaging tests/lab/hosts tests/lab/nova
 
-molecule: ## Molecule scenarios on the lab's test-host image
+molecule: ## make test's molecule scenarios on the lab's test-host image (tools/molecule.sh names what it skips)
 	@tools/molecule.sh
 
-integration: ## Integration tests on the lab (brings it up if needed)
+molecule-all: ## Every molecule scenario, the Debian 12 (bookworm) one too
+	@tools/molecule.sh --all
+
+integration: ## make test's integration tests on the lab, ovn then ovs (brings it up if needed; tools/integration.sh names them)
 	@tools/integration.sh
+
+integration-all: ## Every integration test: all of them on ovn, then the endpoints and the rolls on ovs
+	@tools/integration.sh --all
 
 faults: ## Fault-injection suite on the lab: every fault of issue 8, prints the table (docs/faults.md)
 	@tools/faults.sh

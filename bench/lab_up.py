@@ -82,8 +82,9 @@ def main() -> int:
         "warm_up_s": stats([r["up_s"] for r in rr]), "rss_mib": stats([r["rss_mib"] for r in rr]),
         "mem_available_drop_mib": stats([r["mem_available_drop_mib"] for r in rr]), "cold_up_s": args.cold_seconds})
     s = doc["summary"]
+    cold = f"{args.cold_seconds:.0f} ({args.cold_note})" if args.cold_seconds else "not measured here"
     table = md_table(["figure", "value"], [["warm `labctl up` (s)", fmt(s["warm_up_s"])],
-                                           ["cold `labctl up` (s)", f"{args.cold_seconds:.0f} ({args.cold_note})" if args.cold_seconds else "not measured here"],
+                                           ["cold `labctl up` (s)", cold],
                                            ["RSS of the lab's processes (MiB)", fmt(s["rss_mib"], 0)],
                                            ["MemAvailable drop (MiB)", fmt(s["mem_available_drop_mib"], 0)]])
     path = write_results(f"{NAME}-{args.network}", doc, header(f"Lab up ({args.network})", doc) + "\n" + table + "\n")

@@ -81,8 +81,9 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path in ("naive", "collection"):
         runs = [r[path] for r in rounds]
-        out[path] = {key: stats([x[key] for x in runs]) for key in ("install_lost", "switchover_lost", "lost", "longest_gap_ms",
-                                                                      "install_s", "switchover_s", "flows_back_after_install_s")}
+        keys = ("install_lost", "switchover_lost", "lost", "longest_gap_ms", "install_s", "switchover_s",
+                "flows_back_after_install_s")
+        out[path] = {key: stats([x[key] for x in runs]) for key in keys}
         out[path]["never_back_rounds"] = sum(1 for x in runs if x["answering_after_s"] is None)
         out[path]["worst_instance_lost"] = stats([x["worst"]["lost"] for x in runs])
     ratios = [r["collection"]["switchover_lost"] / max(r["naive"]["lost"], 1) for r in rounds]

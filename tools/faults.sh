@@ -14,11 +14,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 dir=tests/integration/faults
 
-# The whole suite takes 38 min of lab time on the 2-core lab machine; make test (~31 min without it) must stay
-# under 45 min, so it runs these three (6.5 min measured, see docs/faults.md), one of each kind of
-# recovery: a refusal before the host is touched (7), a host rolled back (8), a SIGKILL resumed by the re-run (1).
+# The whole suite takes 38 min or more of lab time on the 2-core lab machine, and make test must stay within the
+# hour on a cold machine (README "Testing"), so make test runs two, one of each kind of recovery that changes a host:
+# a host rolled back after a broken package (8), a SIGKILL during live migration resumed by the re-run (1). The
+# refusals before a host is touched are in make test's integration stage (unknown version, --check).
 SUBSET=(
-    "$dir/test_fault_capacity.py::test_no_capacity_is_refused_by_preflight_before_the_host_is_touched"
     "$dir/test_fault_packages.py::test_broken_package_rolls_the_host_back_and_the_fixed_run_converges"
     "$dir/test_fault_kill.py::test_sigkilled_roll_loses_no_instance_and_the_rerun_resumes_and_converges[during-live-migration]"
 )

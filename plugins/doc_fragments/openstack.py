@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Connection options shared by the collection's OpenStack modules."""
+"""Connection options and the action-group attribute shared by the collection's OpenStack modules."""
 
 from __future__ import annotations
 
@@ -46,6 +46,12 @@ options:
     description:
       - Seconds to wait for any single API call.
     type: int
+attributes:
+  action_group:
+    description: Use C(group/ndu.dataplane.openstack) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - ndu.dataplane.openstack
 requirements:
   - python >= 3.9
   - openstacksdk >= 4.16.0

@@ -72,11 +72,6 @@ attributes:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: A host that is already empty (or holds only instances left by policy) is not changed.
-  action_group:
-    description: Use C(group/ndu.dataplane.openstack) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - ndu.dataplane.openstack
 notes:
   - Instances are found with the C(host) filter of C(GET /servers/detail) for all projects.
 author:

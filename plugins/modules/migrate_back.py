@@ -46,11 +46,6 @@ attributes:
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
-  action_group:
-    description: Use C(group/ndu.dataplane.openstack) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - ndu.dataplane.openstack
 author:
   - ndu.dataplane maintainers (@ndu-dataplane)
 """

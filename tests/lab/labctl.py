@@ -688,7 +688,7 @@ def lab_rss(settings: Settings) -> dict[str, Any]:
                              env=dict(os.environ, **dict(line.split("=", 1) for line in
                                                          hostsctl(settings, "env").split() if "=" in line)))
         for line in out.stdout.splitlines():
-            cid, _, cname = line.partition(" ")
+            cid, _sep, cname = line.partition(" ")
             if cname.startswith(("compute", "ndu-lab-")):
                 ids[cid] = cname
     per: dict[str, int] = {}

@@ -24,7 +24,6 @@ def test_broken_package_rolls_the_host_back_and_the_fixed_run_converges(lab: Any
                                                                         row: Any) -> None:
     host = CANARY[0]
     ids = boot(clean_lab, CANARY, 1)
-    flows = host_state(host)["flows"]
     run = roll(lab, report, ndu_hosts=host, ndu_target_version=BROKEN)
     assert run.rc != 0, f"the roll to a broken build succeeded:\n{run.out[-4000:]}"
     entry = run.report["hosts"][host]
@@ -32,7 +31,9 @@ def test_broken_package_rolls_the_host_back_and_the_fixed_run_converges(lab: Any
     print(error_line(run.out, host, entry["failure"]["step"]))
     state = host_state(host)
     assert set(state["versions"].values()) == {ORIGINAL}, f"{host} is not back on {ORIGINAL}: {state['versions']}"
-    assert "(deleted)" not in state["vswitchd_exe"] and state["flows"] == flows and state["dataplane_ok"], state
+    # br-int is the controller's: its flows follow the ports the drain moved away, so they are not compared with the
+    # flows before; the controller programs the host again (ndu-lab-dataplane check) and it has flows.
+    assert "(deleted)" not in state["vswitchd_exe"] and state["flows"] and state["dataplane_ok"], state
     assert_invariants(row, lab, clean_lab, ids, run.report)
     converge(row, lab, clean_lab, report, ids, CANARY)
 

@@ -156,7 +156,7 @@ def pair(lab: Any, conn: Any) -> Iterator[dict[str, dict[str, Any]]]:
 
 
 def test_booted_instance_has_an_active_port_and_one_namespace(lab: Any, conn: Any, backend: str,
-                                                                pair: dict[str, dict[str, Any]]) -> None:
+                                                              pair: dict[str, dict[str, Any]]) -> None:
     for srv in pair.values():
         _check_endpoint(lab, conn, backend, srv)
 

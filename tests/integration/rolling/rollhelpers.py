@@ -45,14 +45,7 @@ def unfolded(out: str) -> str:
     return re.sub(r"\n[ \t]+", " ", out).replace("''", "'")
 
 
-def podman_env() -> dict[str, str]:
-    env = dict(os.environ)
-    out = subprocess.run([str(HOSTSCTL), "env"], capture_output=True, text=True, check=False)
-    for line in out.stdout.splitlines():
-        key, sep, value = line.strip().removeprefix("export ").partition("=")
-        if sep:
-            env[key] = value
-    return env
+podman_env = dataplane.podman_env  # os.environ plus what `hostsctl env` says podman needs (the tests import it from here)
 
 
 def playbook_argv(lab: Any, playbook: str, extra: dict[str, Any], check: bool = False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ansible_collections.ndu.dataplane.plugins.module_utils.instance_probe import (probe_targets, report_section,
-                                                                                    summary_line)
+                                                                                   summary_line)
 
 
 def server(sid, name, host, status="ACTIVE", **addresses):
@@ -26,7 +26,7 @@ def test_targets_are_the_active_servers_of_the_hosts_with_their_fixed_ipv4_on_th
     assert targets == [{"id": "s1", "name": "web-1", "address": "10.0.0.4", "network": "net", "host": "compute1"},
                        {"id": "s2", "name": "web-2", "address": "10.0.0.5", "network": "net", "host": "compute2"}]
     assert [(s["name"], s["reason"]) for s in skipped] == [("db-1", "status SHUTOFF"),
-                                                          ("bare", "no fixed IPv4 address on network 'net'")]
+                                                           ("bare", "no fixed IPv4 address on network 'net'")]
 
 
 def test_without_a_network_the_first_network_in_name_order_and_without_hosts_every_host():

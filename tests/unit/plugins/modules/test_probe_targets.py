@@ -16,7 +16,7 @@ def test_targets_of_the_hosts(run_module, cloud):
     result = run_module(ProbeTargets, {"hosts": ["compute1", "compute2"], "network": "ndu-lab-net"}, check_mode=True)
     assert result["rc"] == 0 and not result["changed"]
     assert [(t["name"], t["address"], t["host"]) for t in result["targets"]] == [("web", "10.0.0.4", "compute1"),
-                                                                              ("db", "10.0.0.5", "compute2")]
+                                                                                 ("db", "10.0.0.5", "compute2")]
     assert [s["name"] for s in result["skipped"]] == ["noport"]
 
 
