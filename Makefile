@@ -38,35 +38,35 @@ setup: deps venv collection-link
 test: setup ## Run every test stage in order; stop at the first failure
 	@tools/stages.sh $(STAGES)
 
-lint: ## ansible-lint (production), yamllint, changelog fragments, docs in step, galaxy-importer on the artifact
+lint: venv collection-link ## ansible-lint (production), yamllint, changelog fragments, docs in step, galaxy-importer on the artifact
 	ansible-lint --profile production
 	yamllint --strict .
 	antsibull-changelog lint
 	$(PY) tools/gen_docs.py --check
 	@tools/galaxy_import.sh
 
-sanity: ## ansible-test sanity on the built collection and on the repository tree
+sanity: venv collection-link ## ansible-test sanity on the built collection and on the repository tree
 	@tools/sanity.sh
 
-unit: ## pytest unit tests, and the packaging tests (build, EE, demo target) that need no lab
+unit: venv collection-link ## pytest unit tests, and the packaging tests (build, EE, demo target) that need no lab
 	$(PY) -m pytest tests/unit tests/packaging tests/lab/hosts tests/lab/nova
 
-molecule: ## make test's molecule scenarios on the lab's test-host image (tools/molecule.sh names what it skips)
+molecule: setup ## make test's molecule scenarios on the lab's test-host image (tools/molecule.sh names what it skips)
 	@tools/molecule.sh
 
-molecule-all: ## Every molecule scenario, the Debian 12 (bookworm) one too
+molecule-all: setup ## Every molecule scenario, the Debian 12 (bookworm) one too
 	@tools/molecule.sh --all
 
-integration: ## make test's integration tests on the lab, ovn then ovs (brings it up if needed; tools/integration.sh names them)
+integration: setup ## make test's integration tests on the lab, ovn then ovs (brings it up if needed; tools/integration.sh names them)
 	@tools/integration.sh
 
-integration-all: ## Every integration test: all of them on ovn, then the endpoints and the rolls on ovs
+integration-all: setup ## Every integration test: all of them on ovn, then the endpoints and the rolls on ovs
 	@tools/integration.sh --all
 
-faults: ## Fault-injection suite on the lab: every fault of issue 8, prints the table (docs/faults.md)
+faults: setup ## Fault-injection suite on the lab: every fault of issue 8, prints the table (docs/faults.md)
 	@tools/faults.sh
 
-faults-subset: ## The fault tests make test runs (tools/faults.sh --subset names them)
+faults-subset: setup ## The fault tests make test runs (tools/faults.sh --subset names them)
 	@tools/faults.sh --subset
 
 # ---- lab -------------------------------------------------------------------
