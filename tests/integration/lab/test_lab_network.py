@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 from labhelpers import (
+    compute_service,
     host_of,
     live_migrate,
     nova,
@@ -53,14 +54,12 @@ def _exec(host: str, *argv: str, timeout: float = 60) -> subprocess.CompletedPro
                           timeout=timeout, check=False, env=podman_env())
 
 
-def _compute_up(conn: Any, host: str) -> bool:
-    return any(s.state == "up" and s.status == "enabled" for s in conn.compute.services(binary="nova-compute", host=host))
-
-
 def _boot(conn: Any, name: str, host: str) -> dict[str, Any]:
     # A host just rebooted (test_rebooted_host_...) answers before its nova-compute reported again; until then the
     # scheduler counts it down and a boot pinned to it ends in NoValidHost (seen in make test on 2026-12-02).
-    wait_for(f"nova-compute on {host} up and enabled", lambda: _compute_up(conn, host), 120, 2)
+    wait_for(f"nova-compute on {host} up and enabled",
+             lambda: (svc := compute_service(conn, host)) is not None and svc.state == "up" and svc.status == "enabled",
+             120, 2)
     image = conn.image.find_image("ndu-lab-image")
     flavor = conn.compute.find_flavor("ndu-lab-tiny")
     net = conn.network.find_network("ndu-lab-net")
