@@ -49,7 +49,7 @@ sanity: venv collection-link ## ansible-test sanity on the built collection and 
 	@tools/sanity.sh
 
 unit: venv collection-link ## pytest unit tests, and the packaging tests (build, EE, demo target) that need no lab
-	$(PY) -m pytest tests/unit tests/packaging tests/lab/hosts tests/lab/nova
+	$(PY) -m pytest tests/unit tests/packaging tests/lab/hosts tests/lab/nova tests/lab/controlplane
 
 molecule: setup ## make test's molecule scenarios on the lab's test-host image (tools/molecule.sh names what it skips)
 	@tools/molecule.sh

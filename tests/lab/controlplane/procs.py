@@ -76,26 +76,38 @@ def start(
 
 def stop(pid_dir: Path, name: str, timeout: float = 20.0) -> bool:
     """Stop the recorded process group `name` (TERM, then KILL); True if it ran."""
-    pid = alive(pid_dir, name)
-    record = pid_dir / f"{name}.json"
-    if pid is None:
-        record.unlink(missing_ok=True)
-        return False
-    # The process was started as a session leader: its PGID is its PID.
-    _signal_group(pid, signal.SIGTERM)
+    return bool(stop_many(pid_dir, [name], timeout))
+
+
+def stop_many(pid_dir: Path, names: list[str], timeout: float = 20.0) -> list[str]:
+    """Stop the recorded process groups `names` together: TERM to all, one shared wait of `timeout`, then KILL to
+    those still running. Returns the names that ran. Together, because each of nova-scheduler and nova-conductor
+    may use most of its TERM grace; one after the other, `labctl down` waited for each in turn."""
+    running: dict[str, int] = {}
+    for name in names:
+        pid = alive(pid_dir, name)
+        if pid is None:
+            (pid_dir / f"{name}.json").unlink(missing_ok=True)
+        else:
+            running[name] = pid
+    # Each process was started as a session leader: its PGID is its PID.
+    for pid in running.values():
+        _signal_group(pid, signal.SIGTERM)
+    left = dict(running)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if alive(pid_dir, name) is None and not _group_exists(pid):
-            break
-        time.sleep(0.2)
-    else:
+    while left and time.monotonic() < deadline:
+        left = {n: pid for n, pid in left.items() if alive(pid_dir, n) is not None or _group_exists(pid)}
+        if left:
+            time.sleep(0.2)
+    for pid in left.values():
         _signal_group(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and _group_exists(pid):
-            time.sleep(0.1)
-    _reap(pid)
-    record.unlink(missing_ok=True)
-    return True
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_group_exists(pid) for pid in left.values()):
+        time.sleep(0.1)
+    for name, pid in running.items():
+        _reap(pid)
+        (pid_dir / f"{name}.json").unlink(missing_ok=True)
+    return list(running)
 
 
 def recorded(pid_dir: Path) -> list[str]:

@@ -46,7 +46,7 @@ from . import (
     compute_ip,
     compute_names,
 )
-from .procs import LabError, alive, port_open, run, start, stop, wait_port
+from .procs import LabError, alive, port_open, run, start, stop, stop_many, wait_port
 
 DATABASES = ("keystone", "placement", "glance", "neutron", "nova_api", "nova", "nova_cell0")
 SERVICE_USERS = ("nova", "placement", "glance", "neutron")
@@ -692,8 +692,14 @@ def stop_all(settings: Settings, log: Log) -> list[str]:
     stopped = []
     from .procs import recorded
 
-    names = list(PROCESS_ORDER) + [n for n in recorded(settings.pid_dir) if n not in PROCESS_ORDER]
-    for name in names:
+    # The OpenStack services together (none needs another to stop), then the message queue and the database.
+    backing = ("rabbitmq", "epmd", "mariadb")
+    together = [n for n in PROCESS_ORDER if n not in backing]
+    together += [n for n in recorded(settings.pid_dir) if n not in PROCESS_ORDER]
+    for name in stop_many(settings.pid_dir, together, timeout=20):
+        stopped.append(name)
+        log(f"stopped {name}")
+    for name in backing:
         if stop(settings.pid_dir, name, timeout=60 if name == "mariadb" else 20):
             stopped.append(name)
             log(f"stopped {name}")
