@@ -46,7 +46,7 @@ from . import (
     compute_ip,
     compute_names,
 )
-from .procs import LabError, alive, port_open, run, start, stop, stop_many, wait_port
+from .procs import LabError, alive, port_open, recorded, run, start, stop, stop_many, wait_port
 
 DATABASES = ("keystone", "placement", "glance", "neutron", "nova_api", "nova", "nova_cell0")
 SERVICE_USERS = ("nova", "placement", "glance", "neutron")
@@ -690,8 +690,6 @@ def write_lab_json(settings: Settings, venv: Path, host_venv: Path | None = None
 
 def stop_all(settings: Settings, log: Log) -> list[str]:
     stopped = []
-    from .procs import recorded
-
     # The OpenStack services together (none needs another to stop), then the message queue and the database.
     backing = ("rabbitmq", "epmd", "mariadb")
     together = [n for n in PROCESS_ORDER if n not in backing]

@@ -21,6 +21,7 @@ def _wait_ready(log: Path) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and "ready" not in log.read_text():
         time.sleep(0.05)
+    assert "ready" in log.read_text(), f"{log.name}: the process never installed its TERM handler"
 
 
 @pytest.fixture
